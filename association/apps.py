@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class AssociationConfig(AppConfig):
+    name = "association"
+    verbose_name = _("会員名簿")

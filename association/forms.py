@@ -1,0 +1,48 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Contact
+
+
+class ContactForm(forms.Form):
+    name = forms.CharField(label=_("氏名"), max_length=60)
+    kana = forms.CharField(label=_("ふりがな"), max_length=120, required=False)
+    department = forms.CharField(label=_("所属"), max_length=120, required=False)
+    title = forms.CharField(label=_("役職"), max_length=60, required=False)
+    email = forms.CharField(label=_("メールアドレス"), max_length=254)
+    phone = forms.CharField(label=_("電話番号"), max_length=30, required=False)
+    role = forms.ChoiceField(label=_("役割"), choices=Contact.Role.choices, initial="staff")
+
+
+class HandOverForm(forms.Form):
+    """The successor is a new person (the usual April case) or an existing colleague."""
+
+    existing = forms.ModelChoiceField(
+        label=_("既存の担当者から選ぶ"), queryset=Contact.objects.none(), required=False
+    )
+    name = forms.CharField(label=_("後任の氏名"), max_length=60, required=False)
+    kana = forms.CharField(label=_("ふりがな"), max_length=120, required=False)
+    department = forms.CharField(label=_("所属"), max_length=120, required=False)
+    title = forms.CharField(label=_("役職"), max_length=60, required=False)
+    email = forms.CharField(label=_("メールアドレス"), max_length=254, required=False)
+    phone = forms.CharField(label=_("電話番号"), max_length=30, required=False)
+
+    def __init__(self, *args, colleagues=None, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        if colleagues is not None:
+            self.fields["existing"].queryset = colleagues  # type: ignore[attr-defined]
+
+    def clean(self):  # type: ignore[no-untyped-def]
+        data = super().clean() or {}
+        if not data.get("existing") and not (data.get("name") and data.get("email")):
+            raise forms.ValidationError(
+                _(
+                    "後任を既存の担当者から選ぶか、新しい方の氏名とメールアドレスを入力してください。"
+                )
+            )
+        return data
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label=_("ファイル（CSV または Excel）"))
+    dry_run = forms.BooleanField(label=_("確認のみ（書き込まない）"), required=False, initial=True)

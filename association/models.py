@@ -1,0 +1,323 @@
+"""The member registry: blocks, prefectures, local governments, members, agreements, contacts."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class User(AbstractUser):
+    """A secretariat account (staff, password) or a municipality staff account (login by code)."""
+
+    class Meta:
+        verbose_name = _("ユーザー")
+        verbose_name_plural = _("ユーザー")
+
+
+class Block(models.Model):
+    name = models.CharField(_("ブロック名"), max_length=40, unique=True)
+    sort_order = models.PositiveSmallIntegerField(_("表示順"), default=0)
+
+    class Meta:
+        ordering = ["sort_order", "id"]
+        verbose_name = _("ブロック")
+        verbose_name_plural = _("ブロック")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prefecture(models.Model):
+    code = models.CharField(_("都道府県コード"), max_length=2, primary_key=True)
+    name = models.CharField(_("都道府県名"), max_length=10, unique=True)
+    kana = models.CharField(_("ふりがな"), max_length=40, blank=True)
+    block = models.ForeignKey(
+        Block, on_delete=models.PROTECT, related_name="prefectures", verbose_name=_("ブロック")
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("都道府県")
+        verbose_name_plural = _("都道府県")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LocalGovernmentQuerySet(models.QuerySet["LocalGovernment"]):
+    def current(self) -> LocalGovernmentQuerySet:
+        return self.filter(retired_on__isnull=True)
+
+    def municipalities(self) -> LocalGovernmentQuerySet:
+        return self.exclude(kind=LocalGovernment.Kind.PREFECTURE)
+
+
+class LocalGovernment(models.Model):
+    """One of the 1,788 local governments (地方公共団体), from 総務省's code list."""
+
+    class Kind(models.TextChoices):
+        PREFECTURE = "prefecture", _("都道府県")
+        CITY = "city", _("市")
+        SPECIAL_WARD = "ward", _("特別区")
+        TOWN = "town", _("町")
+        VILLAGE = "village", _("村")
+
+    code = models.CharField(_("団体コード"), max_length=6, primary_key=True)
+    prefecture = models.ForeignKey(
+        Prefecture,
+        on_delete=models.PROTECT,
+        related_name="local_governments",
+        verbose_name=_("都道府県"),
+    )
+    name = models.CharField(_("団体名"), max_length=40)
+    kana = models.CharField(_("ふりがな"), max_length=80, blank=True)
+    kind = models.CharField(_("種別"), max_length=10, choices=Kind.choices)
+    retired_on = models.DateField(
+        _("廃止日"), null=True, blank=True, help_text=_("最新のコード表から消えた日。")
+    )
+
+    objects = LocalGovernmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("地方公共団体")
+        verbose_name_plural = _("地方公共団体")
+
+    def __str__(self) -> str:
+        return self.full_name
+
+    @property
+    def full_name(self) -> str:
+        """東京都江戸川区; a prefecture is its own name."""
+        if self.kind == self.Kind.PREFECTURE:
+            return self.name
+        return f"{self.prefecture.name}{self.name}"
+
+
+class MemberQuerySet(models.QuerySet["Member"]):
+    def active(self) -> MemberQuerySet:
+        return self.filter(status=Member.Status.ACTIVE)
+
+    def with_registry(self) -> MemberQuerySet:
+        return self.select_related("local_government__prefecture__block", "block_override")
+
+    def in_block(self, block: Block | int) -> MemberQuerySet:
+        block_id = block if isinstance(block, int) else block.pk
+        return self.filter(
+            Q(block_override_id=block_id)
+            | Q(block_override__isnull=True, local_government__prefecture__block_id=block_id)
+        )
+
+
+class Member(models.Model):
+    """A local government's membership of the association."""
+
+    class Kind(models.TextChoices):
+        MEMBER = "member", _("会員")
+        SPECIAL = "special", _("特別会員")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("在籍")
+        LEFT = "left", _("退会")
+
+    local_government = models.OneToOneField(
+        LocalGovernment,
+        on_delete=models.PROTECT,
+        related_name="member",
+        verbose_name=_("地方公共団体"),
+    )
+    kind = models.CharField(_("会員種別"), max_length=10, choices=Kind.choices)
+    status = models.CharField(
+        _("状態"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+    joined_on = models.DateField(_("入会日"))
+    left_on = models.DateField(_("退会日"), null=True, blank=True)
+    block_override = models.ForeignKey(
+        Block,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("ブロック（個別指定）"),
+        help_text=_("空欄なら都道府県のブロックに属します。"),
+    )
+    notes = models.TextField(_("備考"), blank=True)
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["local_government_id"]
+        verbose_name = _("会員団体")
+        verbose_name_plural = _("会員団体")
+
+    def __str__(self) -> str:
+        return self.local_government.full_name
+
+    @property
+    def block(self) -> Block:
+        return self.block_override or self.local_government.prefecture.block
+
+    @property
+    def name(self) -> str:
+        return self.local_government.full_name
+
+
+class MembershipEvent(models.Model):
+    """The status history of a member: joined, changed kind, left, rejoined."""
+
+    class Action(models.TextChoices):
+        JOINED = "joined", _("入会")
+        KIND_CHANGED = "kind_changed", _("種別変更")
+        LEFT = "left", _("退会")
+        REJOINED = "rejoined", _("再入会")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="events", verbose_name=_("会員団体")
+    )
+    action = models.CharField(_("内容"), max_length=20, choices=Action.choices)
+    kind = models.CharField(_("会員種別"), max_length=10, choices=Member.Kind.choices)
+    effective_on = models.DateField(_("日付"))
+    note = models.CharField(_("メモ"), max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("記録者"),
+    )
+    recorded_at = models.DateTimeField(_("記録日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["effective_on", "id"]
+        verbose_name = _("入退会履歴")
+        verbose_name_plural = _("入退会履歴")
+
+    def __str__(self) -> str:
+        return f"{self.member} {self.get_action_display()} {self.effective_on}"
+
+
+class Agreement(models.Model):
+    """A partnership agreement (連携自治体事業) with a municipality or a prefecture."""
+
+    local_government = models.ForeignKey(
+        LocalGovernment,
+        on_delete=models.PROTECT,
+        related_name="agreements",
+        verbose_name=_("連携自治体"),
+    )
+    signed_on = models.DateField(_("協定締結日"))
+    hashtag = models.CharField(_("ハッシュタグ"), max_length=60, blank=True)
+    notes = models.TextField(_("備考"), blank=True)
+
+    class Meta:
+        ordering = ["signed_on", "id"]
+        verbose_name = _("連携協定")
+        verbose_name_plural = _("連携協定")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["local_government", "signed_on"], name="agreement_unique_per_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.local_government} ({self.signed_on})"
+
+
+class ContactQuerySet(models.QuerySet["Contact"]):
+    def active(self) -> ContactQuerySet:
+        return self.filter(is_active=True)
+
+    def for_user(self, user: User) -> ContactQuerySet:
+        return self.filter(user=user, is_active=True, member__status=Member.Status.ACTIVE)
+
+
+class Contact(models.Model):
+    """A staff member (担当者) of a member municipality. Personal information under APPI."""
+
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", _("取りまとめ担当")
+        STAFF = "staff", _("担当者")
+
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("会員団体")
+    )
+    name = models.CharField(_("氏名"), max_length=60)
+    kana = models.CharField(_("ふりがな"), max_length=120, blank=True)
+    department = models.CharField(_("所属"), max_length=120, blank=True)
+    title = models.CharField(_("役職"), max_length=60, blank=True)
+    email = models.EmailField(_("メールアドレス"), max_length=254)
+    phone = models.CharField(_("電話番号"), max_length=30, blank=True)
+    role = models.CharField(_("役割"), max_length=20, choices=Role.choices, default=Role.STAFF)
+    is_active = models.BooleanField(_("有効"), default=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="contacts",
+        verbose_name=_("ログインアカウント"),
+    )
+    successor = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="predecessors",
+        verbose_name=_("後任"),
+    )
+    deactivated_at = models.DateTimeField(_("無効化日時"), null=True, blank=True)
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    objects = ContactQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["member_id", "kana", "id"]
+        verbose_name = _("担当者")
+        verbose_name_plural = _("担当者")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["member", "email"], name="contact_email_unique_in_member"
+            )
+        ]
+        indexes = [models.Index(fields=["email"])]
+
+    def __str__(self) -> str:
+        return f"{self.name}（{self.member}）"
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role == self.Role.COORDINATOR
+
+
+class AuditEntry(models.Model):
+    """Who changed what in the registry, so that every change to personal data is attributable."""
+
+    action = models.CharField(_("操作"), max_length=40)
+    object_type = models.CharField(_("対象"), max_length=40)
+    object_id = models.CharField(_("対象ID"), max_length=40)
+    summary = models.CharField(_("概要"), max_length=300)
+    changes = models.JSONField(_("変更内容"), default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作者"),
+    )
+    created_at = models.DateTimeField(_("日時"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("変更履歴")
+        verbose_name_plural = _("変更履歴")
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.summary}"

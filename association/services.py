@@ -1,0 +1,490 @@
+"""Every change to the member registry. Each function is one transaction and names the act."""
+
+from __future__ import annotations
+
+import datetime as dt
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .codes import normalise_code
+from .models import (
+    AuditEntry,
+    Block,
+    Contact,
+    LocalGovernment,
+    Member,
+    MembershipEvent,
+    Prefecture,
+    User,
+)
+from .signals import contact_handed_over
+
+CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
+
+
+# --- small normalisers ---------------------------------------------------------------------
+
+
+def normalise_text(value: object) -> str:
+    """NFKC (full-width letters, digits and spaces to their usual forms), trimmed, one space."""
+    text = unicodedata.normalize("NFKC", str(value if value is not None else ""))
+    return " ".join(text.split())
+
+
+def normalise_kana(value: object) -> str:
+    """Kana as a person writes it: half-width katakana become full-width (NFKC)."""
+    return normalise_text(value)
+
+
+def normalise_email(value: object) -> str:
+    email = normalise_text(value).replace(" ", "").lower()
+    if not email:
+        raise ValidationError(_("メールアドレスが空です。"), code="empty")
+    try:
+        validate_email(email)
+    except ValidationError:
+        raise ValidationError(
+            _("メールアドレス「%(email)s」の形式が正しくありません。") % {"email": email},
+            code="invalid",
+        ) from None
+    return email
+
+
+def audit(actor: User | None, action: str, obj: Any, summary: str, **changes: Any) -> None:
+    AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type=obj._meta.model_name,
+        object_id=str(obj.pk),
+        summary=summary[:300],
+        changes={k: str(v) for k, v in changes.items()},
+    )
+
+
+# --- reference data ------------------------------------------------------------------------
+
+
+DEFAULT_BLOCKS: dict[str, list[str]] = {
+    "北海道・東北": ["01", "02", "03", "04", "05", "06", "07"],
+    "関東": ["08", "09", "10", "11", "12", "13", "14"],
+    "中部・北陸": ["15", "16", "17", "18", "19", "20", "21", "22", "23"],
+    "近畿": ["24", "25", "26", "27", "28", "29", "30"],
+    "中国・四国": ["31", "32", "33", "34", "35", "36", "37", "38", "39"],
+    "九州・沖縄": ["40", "41", "42", "43", "44", "45", "46", "47"],
+}
+
+
+def _kind_of(city: str) -> LocalGovernment.Kind:
+    if not city:
+        return LocalGovernment.Kind.PREFECTURE
+    if city.endswith("区"):
+        return LocalGovernment.Kind.SPECIAL_WARD
+    if city.endswith("市"):
+        return LocalGovernment.Kind.CITY
+    if city.endswith("町"):
+        return LocalGovernment.Kind.TOWN
+    return LocalGovernment.Kind.VILLAGE
+
+
+@dataclass
+class LoadResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    retired: int = 0
+    restored: int = 0
+    retired_with_members: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def load_local_governments(
+    rows: Iterable[dict[str, str]], *, today: dt.date | None = None
+) -> LoadResult:
+    """Load or refresh the code list. A code missing from the new list is retired, never
+    deleted, so a member that points at it keeps its history."""
+    today = today or timezone.localdate()
+    result = LoadResult()
+    if not Block.objects.exists():
+        for order, name in enumerate(DEFAULT_BLOCKS, start=1):
+            Block.objects.create(name=name, sort_order=order)
+    blocks_by_pref = {
+        pref: Block.objects.get(name=name)
+        for name, prefs in DEFAULT_BLOCKS.items()
+        for pref in prefs
+    }
+    existing = {lg.code: lg for lg in LocalGovernment.objects.all()}
+    prefectures = {p.code: p for p in Prefecture.objects.all()}
+    seen: set[str] = set()
+    pending_cities = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            code = normalise_code(row["code"])
+        except (KeyError, ValidationError) as exc:
+            raise ValidationError(
+                _("%(line)d行目: 団体コードを読めません（%(error)s）")
+                % {"line": number, "error": "; ".join(getattr(exc, "messages", [str(exc)]))}
+            ) from None
+        pref_name = normalise_text(row["prefecture"])
+        city = normalise_text(row.get("city", ""))
+        if not city:
+            pref = prefectures.get(code[:2])
+            if pref is None:
+                pref = Prefecture.objects.create(
+                    code=code[:2],
+                    name=pref_name,
+                    kana=normalise_kana(row.get("prefecture_kana", "")),
+                    block=blocks_by_pref[code[:2]],
+                )
+                prefectures[code[:2]] = pref
+        pending_cities.append((code, pref_name, city, row))
+        seen.add(code)
+
+    to_create = []
+    for code, pref_name, city, row in pending_cities:
+        name = city or pref_name
+        kana = normalise_kana(row.get("city_kana") if city else row.get("prefecture_kana"))
+        values = {
+            "prefecture_id": code[:2],
+            "name": name,
+            "kana": kana,
+            "kind": _kind_of(city),
+        }
+        current = existing.get(code)
+        if current is None:
+            to_create.append(LocalGovernment(code=code, **values))
+            continue
+        changed = [k for k, v in values.items() if getattr(current, k) != v]
+        if current.retired_on is not None:
+            current.retired_on = None
+            changed.append("retired_on")
+            result.restored += 1
+        if changed:
+            for key in changed:
+                if key in values:
+                    setattr(current, key, values[key])
+            current.save(update_fields=changed)
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    LocalGovernment.objects.bulk_create(to_create, batch_size=500)
+    result.created = len(to_create)
+
+    for code, lg in existing.items():
+        if code not in seen and lg.retired_on is None:
+            lg.retired_on = today
+            lg.save(update_fields=["retired_on"])
+            result.retired += 1
+            if Member.objects.filter(local_government=lg).exists():
+                result.retired_with_members.append(lg.full_name)
+    return result
+
+
+def find_local_government(raw_code: object) -> LocalGovernment:
+    """The local government for a code typed or imported by a person, or a clear refusal."""
+    code = normalise_code(raw_code)
+    try:
+        return LocalGovernment.objects.select_related("prefecture").get(code=code)
+    except LocalGovernment.DoesNotExist:
+        raise ValidationError(
+            _("団体コード「%(code)s」は全国地方公共団体コードの一覧にありません。")
+            % {"code": code},
+            code="unknown",
+        ) from None
+
+
+# --- members -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def admit_member(
+    local_government: LocalGovernment,
+    *,
+    kind: str = Member.Kind.MEMBER,
+    joined_on: dt.date | None = None,
+    by: User | None = None,
+    note: str = "",
+) -> Member:
+    """A local government joins, or rejoins if it was a member before."""
+    joined_on = joined_on or timezone.localdate()
+    member = Member.objects.select_for_update().filter(local_government=local_government).first()
+    if member is None:
+        member = Member.objects.create(
+            local_government=local_government, kind=kind, joined_on=joined_on
+        )
+        action = MembershipEvent.Action.JOINED
+    elif member.status == Member.Status.ACTIVE:
+        raise ValidationError(_("%(name)s はすでに会員です。") % {"name": member.name})
+    else:
+        member.status = Member.Status.ACTIVE
+        member.kind = kind
+        member.joined_on = joined_on
+        member.left_on = None
+        member.save(update_fields=["status", "kind", "joined_on", "left_on", "updated_at"])
+        action = MembershipEvent.Action.REJOINED
+        for contact in member.contacts.active().select_related("member"):
+            _sync_user(contact)
+    MembershipEvent.objects.create(
+        member=member, action=action, kind=kind, effective_on=joined_on, note=note, recorded_by=by
+    )
+    audit(by, action, member, f"{member.name}: {MembershipEvent.Action(action).label}")
+    return member
+
+
+@transaction.atomic
+def withdraw_member(
+    member: Member, *, left_on: dt.date | None = None, by: User | None = None, note: str = ""
+) -> Member:
+    """A member leaves. Its contacts stay on record but can no longer log in."""
+    left_on = left_on or timezone.localdate()
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.status == Member.Status.LEFT:
+        raise ValidationError(_("%(name)s はすでに退会しています。") % {"name": member.name})
+    member.status = Member.Status.LEFT
+    member.left_on = left_on
+    member.save(update_fields=["status", "left_on", "updated_at"])
+    MembershipEvent.objects.create(
+        member=member,
+        action=MembershipEvent.Action.LEFT,
+        kind=member.kind,
+        effective_on=left_on,
+        note=note,
+        recorded_by=by,
+    )
+    for contact in member.contacts.filter(user__isnull=False).select_related("user"):
+        if contact.user is not None:
+            _revoke_login_if_unused(contact.user)
+    audit(by, "left", member, f"{member.name}: 退会")
+    return member
+
+
+@transaction.atomic
+def change_member_kind(
+    member: Member, *, kind: str, effective_on: dt.date | None = None, by: User | None = None
+) -> Member:
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.kind == kind:
+        return member
+    member.kind = kind
+    member.save(update_fields=["kind", "updated_at"])
+    MembershipEvent.objects.create(
+        member=member,
+        action=MembershipEvent.Action.KIND_CHANGED,
+        kind=kind,
+        effective_on=effective_on or timezone.localdate(),
+        recorded_by=by,
+    )
+    audit(by, "kind_changed", member, f"{member.name}: 種別を{member.get_kind_display()}に変更")
+    return member
+
+
+# --- contacts and their accounts -------------------------------------------------------------
+
+
+def _clean_contact_fields(values: dict[str, Any]) -> dict[str, Any]:
+    cleaned: dict[str, Any] = {}
+    for key in CONTACT_FIELDS:
+        if key not in values:
+            continue
+        value = values[key]
+        if key == "email":
+            cleaned[key] = normalise_email(value)
+        elif key == "kana":
+            cleaned[key] = normalise_kana(value)
+        elif key == "role":
+            cleaned[key] = parse_role(value)
+        else:
+            cleaned[key] = normalise_text(value)
+    if "name" in cleaned and not cleaned["name"]:
+        raise ValidationError(_("氏名が空です。"), code="empty")
+    return cleaned
+
+
+ROLE_WORDS = {
+    "coordinator": Contact.Role.COORDINATOR,
+    "取りまとめ担当": Contact.Role.COORDINATOR,
+    "取りまとめ": Contact.Role.COORDINATOR,
+    "取纏め担当": Contact.Role.COORDINATOR,
+    "staff": Contact.Role.STAFF,
+    "担当者": Contact.Role.STAFF,
+    "担当": Contact.Role.STAFF,
+    "": Contact.Role.STAFF,
+}
+
+
+def parse_role(value: object) -> str:
+    key = normalise_text(value).lower()
+    if key in ROLE_WORDS:
+        return ROLE_WORDS[key]
+    raise ValidationError(
+        _("役割「%(value)s」は「取りまとめ担当」か「担当者」で入力してください。")
+        % {"value": normalise_text(value)},
+        code="role",
+    )
+
+
+def _sync_user(contact: Contact) -> None:
+    """Give an active contact a login (one account per address); take it away from the last
+    inactive one. No password: municipality staff log in with a mailed code."""
+    if contact.is_active and contact.member.status == Member.Status.ACTIVE:
+        user = User.objects.filter(email__iexact=contact.email).first()
+        if user is None:
+            user = User(username=contact.email, email=contact.email)
+            user.set_unusable_password()
+            user.save()
+        elif not user.is_active:
+            user.is_active = True
+            user.save(update_fields=["is_active"])
+        if contact.user_id != user.pk:
+            contact.user = user
+            contact.save(update_fields=["user", "updated_at"])
+        return
+    if contact.user is not None:
+        _revoke_login_if_unused(contact.user)
+
+
+def _revoke_login_if_unused(user: User) -> None:
+    if not user.is_staff and not Contact.objects.for_user(user).exists():
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+
+
+def _check_email_free(member: Member, email: str, *, exclude: int | None = None) -> None:
+    clash = Contact.objects.filter(member=member, email=email)
+    if exclude is not None:
+        clash = clash.exclude(pk=exclude)
+    if clash.exists():
+        raise ValidationError(
+            {
+                "email": _("%(email)s は %(member)s の担当者としてすでに登録されています。")
+                % {"email": email, "member": member.name}
+            },
+            code="duplicate",
+        )
+
+
+@transaction.atomic
+def add_contact(member: Member, *, by: User | None = None, **values: Any) -> Contact:
+    cleaned = _clean_contact_fields(values)
+    _check_email_free(member, cleaned["email"])
+    contact = Contact.objects.create(member=member, **cleaned)
+    _sync_user(contact)
+    audit(by, "contact_added", contact, f"{member.name}: 担当者 {contact.name} を登録")
+    return contact
+
+
+@transaction.atomic
+def update_contact(contact: Contact, *, by: User | None = None, **values: Any) -> Contact:
+    cleaned = _clean_contact_fields(values)
+    if "email" in cleaned:
+        _check_email_free(contact.member, cleaned["email"], exclude=contact.pk)
+    changed = {k: v for k, v in cleaned.items() if getattr(contact, k) != v}
+    if not changed:
+        return contact
+    old_email = contact.email
+    for key, value in changed.items():
+        setattr(contact, key, value)
+    contact.save(update_fields=[*changed, "updated_at"])
+    if "email" in changed:
+        previous_user = contact.user
+        contact.user = None
+        contact.save(update_fields=["user"])
+        _sync_user(contact)
+        if previous_user is not None:
+            _revoke_login_if_unused(previous_user)
+    audit(
+        by,
+        "contact_updated",
+        contact,
+        f"{contact.member.name}: 担当者 {contact.name} を更新",
+        **{k: v for k, v in changed.items() if k != "email"},
+        **({"email": f"{old_email} → {contact.email}"} if "email" in changed else {}),
+    )
+    return contact
+
+
+@transaction.atomic
+def deactivate_contact(contact: Contact, *, by: User | None = None) -> Contact:
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    if not contact.is_active:
+        return contact
+    contact.is_active = False
+    contact.deactivated_at = timezone.now()
+    contact.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+    _sync_user(contact)
+    audit(
+        by, "contact_deactivated", contact, f"{contact.member.name}: 担当者 {contact.name} を無効化"
+    )
+    return contact
+
+
+@transaction.atomic
+def hand_over_contact(
+    contact: Contact,
+    *,
+    by: User | None = None,
+    successor: Contact | None = None,
+    **successor_values: Any,
+) -> Contact:
+    """担当者変更: the successor takes the contact's role and subscriptions in one step; the
+    old contact is deactivated and keeps its history. The successor is an existing active
+    colleague of the same member, or a new contact made from SUCCESSOR_VALUES."""
+    contact = Contact.objects.select_for_update().select_related("member").get(pk=contact.pk)
+    if not contact.is_active:
+        raise ValidationError(_("%(name)s さんはすでに無効です。") % {"name": contact.name})
+    if successor is None:
+        successor_values.setdefault("role", contact.role)
+        successor_values.setdefault("department", contact.department)
+        successor = add_contact(contact.member, by=by, **successor_values)
+    else:
+        successor = Contact.objects.select_for_update().get(pk=successor.pk)
+        if successor.member_id != contact.member_id or not successor.is_active:
+            raise ValidationError(
+                _("後任は同じ団体の有効な担当者から選んでください。"), code="successor"
+            )
+        if successor.pk == contact.pk:
+            raise ValidationError(_("本人を後任にはできません。"), code="successor")
+    if contact.role == Contact.Role.COORDINATOR and successor.role != contact.role:
+        successor.role = contact.role
+        successor.save(update_fields=["role", "updated_at"])
+    contact.is_active = False
+    contact.deactivated_at = timezone.now()
+    contact.successor = successor
+    contact.save(update_fields=["is_active", "deactivated_at", "successor", "updated_at"])
+    _sync_user(contact)
+    contact_handed_over.send(sender=Contact, old=contact, new=successor, by=by)
+    audit(
+        by,
+        "contact_handed_over",
+        contact,
+        f"{contact.member.name}: {contact.name} から {successor.name} へ担当者変更",
+        successor=successor.pk,
+    )
+    return successor
+
+
+# --- who may do what in the portal ----------------------------------------------------------
+
+
+def portal_contact(user: User, member: Member) -> Contact:
+    """The user's own active contact record at MEMBER, or PermissionDenied."""
+    if not user.is_authenticated:
+        raise PermissionDenied
+    contact = Contact.objects.for_user(user).filter(member=member).first()
+    if contact is None:
+        raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
+    return contact
+
+
+def require_coordinator(user: User, member: Member) -> Contact:
+    contact = portal_contact(user, member)
+    if not contact.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    return contact

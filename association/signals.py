@@ -1,0 +1,5 @@
+from django.dispatch import Signal
+
+# Sent inside the hand-over transaction with old=, new= (Contact) and by= (User or None), so
+# that other apps (mailing lists, training registrations) move what belonged to the old contact.
+contact_handed_over = Signal()

@@ -1,0 +1,105 @@
+"""The municipality staff portal. Each view authorises through services.portal_contact()."""
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+
+from . import services
+from .forms import ContactForm, HandOverForm
+from .models import Contact, Member, User
+
+
+def _user(request: HttpRequest) -> User:
+    # Every portal view is behind login_required, so the user is a real account.
+    return cast(User, request.user)
+
+
+def _member(code: str) -> Member:
+    return get_object_or_404(Member.objects.with_registry(), local_government_id=code)
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    contacts = list(
+        Contact.objects.for_user(_user(request)).select_related(
+            "member__local_government__prefecture"
+        )
+    )
+    if len(contacts) == 1:
+        return redirect("portal:member", code=contacts[0].member.local_government_id)
+    return render(request, "portal/choose_member.html", {"contacts": contacts})
+
+
+@login_required
+def member_home(request: HttpRequest, code: str) -> HttpResponse:
+    member = _member(code)
+    me = services.portal_contact(_user(request), member)
+    contacts = member.contacts.active().order_by("-role", "kana", "id")
+    ctx = {"member": member, "me": me, "contacts": contacts}
+    return render(request, "portal/home.html", ctx)
+
+
+def _apply_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            for error in errors:
+                form.add_error(field if field in form.fields else None, error)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def contact_add(request: HttpRequest, code: str) -> HttpResponse:
+    member = _member(code)
+    services.require_coordinator(_user(request), member)
+    form = ContactForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = services.add_contact(member, by=_user(request), **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, _("%(name)s さんを登録しました。") % {"name": contact.name})
+            return redirect("portal:member", code=code)
+    return render(request, "portal/contact_form.html", {"member": member, "form": form})
+
+
+@login_required
+def contact_hand_over(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    member = _member(code)
+    services.require_coordinator(_user(request), member)
+    contact = get_object_or_404(member.contacts.active(), pk=pk)
+    colleagues = member.contacts.active().exclude(pk=contact.pk)
+    form = HandOverForm(request.POST or None, colleagues=colleagues)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["existing"]:
+                successor = services.hand_over_contact(
+                    contact,
+                    by=_user(request),
+                    successor=data["existing"],  # type: ignore[arg-type]
+                )
+            else:
+                fields = {
+                    k: data[k] for k in ("name", "kana", "department", "title", "email", "phone")
+                }
+                successor = services.hand_over_contact(contact, by=_user(request), **fields)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("%(old)s さんから %(new)s さんへ担当を引き継ぎました。")
+                % {"old": contact.name, "new": successor.name},
+            )
+            if contact.user_id == request.user.pk:
+                return redirect("portal:home")
+            return redirect("portal:member", code=code)
+    ctx = {"member": member, "contact": contact, "form": form}
+    return render(request, "portal/hand_over.html", ctx)

@@ -1,0 +1,37 @@
+"""Infrastructure views: the health check."""
+
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+
+
+def _database_ok() -> tuple[bool, str]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # any failure means "down"; the message says which
+        return False, str(exc)[:200]
+    return True, "ok"
+
+
+def _broker_ok() -> tuple[bool, str]:
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return False, str(exc)[:200]
+    return True, "ok"
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    db_ok, db_detail = _database_ok()
+    broker_ok, broker_detail = _broker_ok()
+    ok = db_ok and broker_ok
+    body = {
+        "status": "ok" if ok else "error",
+        "database": {"ok": db_ok, "detail": db_detail, "vendor": connection.vendor},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
+    }
+    return JsonResponse(body, status=200 if ok else 503)

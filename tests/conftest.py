@@ -1,0 +1,101 @@
+"""Shared fixtures. Setup goes through services; only a provider's HTTP API is ever faked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from association import services
+from association.models import Contact, LocalGovernment, Member
+from mailing.outbox import OutboxItem, read_outbox
+
+
+class Outbox:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def messages(self) -> list[OutboxItem]:
+        return list(reversed(read_outbox(self.directory)))  # oldest first
+
+    def to(self, address: str) -> list[OutboxItem]:
+        return [m for m in self.messages() if address in m.to]
+
+    def __len__(self) -> int:
+        return len(self.messages())
+
+
+@pytest.fixture(autouse=True)
+def outbox(settings, tmp_path) -> Outbox:
+    """Every test writes mail to its own outbox directory."""
+    settings.EMAIL_BACKEND = "mailing.outbox.OutboxBackend"
+    settings.OUTBOX_DIR = tmp_path / "outbox"
+    return Outbox(settings.OUTBOX_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(settings, tmp_path):
+    """Rate limits live in the cache; each test starts with an empty one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def registry(db) -> None:
+    call_command("load_local_governments", stdout=io.StringIO())
+
+
+def lg(full_name: str) -> LocalGovernment:
+    for item in LocalGovernment.objects.select_related("prefecture"):
+        if item.full_name == full_name:
+            return item
+    raise LookupError(full_name)
+
+
+@pytest.fixture
+def edogawa(registry) -> Member:
+    return services.admit_member(lg("東京都江戸川区"), joined_on=dt.date(2011, 7, 1))
+
+
+@pytest.fixture
+def adachi(registry) -> Member:
+    return services.admit_member(lg("東京都足立区"), joined_on=dt.date(2011, 7, 1))
+
+
+@pytest.fixture
+def alice(edogawa) -> Contact:
+    """江戸川区's coordinator."""
+    return services.add_contact(
+        edogawa,
+        name="佐藤 美咲",
+        kana="さとう みさき",
+        email="alice@city.edogawa.example.jp",
+        role="coordinator",
+        department="健康部 保健予防課",
+    )
+
+
+@pytest.fixture
+def bob(edogawa) -> Contact:
+    """江戸川区's staff member."""
+    return services.add_contact(
+        edogawa, name="鈴木 健太", kana="すずき けんた", email="bob@city.edogawa.example.jp"
+    )
+
+
+@pytest.fixture
+def charlie(adachi) -> Contact:
+    """足立区's coordinator: another municipality."""
+    return services.add_contact(
+        adachi,
+        name="高橋 由美子",
+        kana="たかはし ゆみこ",
+        email="charlie@city.adachi.example.jp",
+        role="coordinator",
+    )
