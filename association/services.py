@@ -26,6 +26,7 @@ from .models import (
     User,
 )
 from .signals import contact_handed_over
+from .tasks import welcome_successor_task
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
 
@@ -460,6 +461,7 @@ def hand_over_contact(
     contact.save(update_fields=["is_active", "deactivated_at", "successor", "updated_at"])
     _sync_user(contact)
     contact_handed_over.send(sender=Contact, old=contact, new=successor, by=by)
+    welcome_successor_task.delay_on_commit(successor.pk, contact.pk)
     audit(
         by,
         "contact_handed_over",

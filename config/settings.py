@@ -126,6 +126,7 @@ else:
                     "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
                 ),
             },
+            # A file, not :memory:, so that real worker processes share the test database.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
         }
     }

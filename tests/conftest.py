@@ -13,6 +13,10 @@ from association import services
 from association.models import Contact, LocalGovernment, Member
 from mailing.outbox import OutboxItem, read_outbox
 
+from .workers import celery_worker
+
+__all__ = ["celery_worker"]
+
 
 class Outbox:
     def __init__(self, directory: Path) -> None:
