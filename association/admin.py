@@ -1,0 +1,377 @@
+"""The secretariat's registry admin. Saving goes through association.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from . import services
+from .forms import HandOverForm
+from .models import (
+    Agreement,
+    AuditEntry,
+    Block,
+    Contact,
+    LocalGovernment,
+    Member,
+    MembershipEvent,
+    Prefecture,
+    User,
+)
+
+
+class BlockFilter(admin.SimpleListFilter):
+    """Block of a member: its override, else its prefecture's block."""
+
+    title = gettext_lazy("ブロック")
+    parameter_name = "block"
+    member_path = ""
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(b.pk), b.name) for b in Block.objects.all()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        members = Member.objects.in_block(int(self.value() or 0))
+        if not self.member_path:
+            return queryset.filter(pk__in=members.values("pk"))
+        return queryset.filter(**{f"{self.member_path}__in": members.values("pk")})
+
+
+class ContactBlockFilter(BlockFilter):
+    member_path = "member"
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    list_display = ("username", "email", "is_staff", "is_active", "last_login")
+
+
+@admin.register(Block)
+class BlockAdmin(admin.ModelAdmin):
+    list_display = ("name", "sort_order")
+    list_editable = ("sort_order",)
+
+
+@admin.register(Prefecture)
+class PrefectureAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "kana", "block")
+    list_editable = ("block",)
+    list_filter = ("block",)
+    list_select_related = ("block",)
+    search_fields = ("name", "kana", "code")
+
+
+@admin.register(LocalGovernment)
+class LocalGovernmentAdmin(admin.ModelAdmin):
+    list_display = ("code", "full_name", "kana", "kind", "retired_on")
+    list_filter = (
+        "prefecture__block",
+        "kind",
+        "prefecture",
+        ("retired_on", admin.EmptyFieldListFilter),
+    )
+    list_select_related = ("prefecture",)
+    search_fields = ("code", "name", "kana", "prefecture__name")
+    readonly_fields = ("code", "prefecture", "name", "kana", "kind", "retired_on")
+
+    @admin.display(description=gettext_lazy("団体名"), ordering="code")
+    def full_name(self, obj: LocalGovernment) -> str:
+        return obj.full_name
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # the list comes from 総務省's codes (manage.py load_local_governments)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fields = ("name", "kana", "department", "title", "email", "phone", "role", "is_active")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class MembershipEventInline(admin.TabularInline):
+    model = MembershipEvent
+    fields = ("effective_on", "action", "kind", "note", "recorded_by", "recorded_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "kind", "status", "block_name", "joined_on", "left_on")
+    list_filter = (BlockFilter, "local_government__prefecture", "kind", "status")
+    list_select_related = ("local_government__prefecture__block", "block_override")
+    search_fields = (
+        "local_government__code",
+        "local_government__name",
+        "local_government__kana",
+        "local_government__prefecture__name",
+    )
+    autocomplete_fields = ("local_government",)
+    inlines = (ContactInline, MembershipEventInline)
+    actions = ("withdraw_selected",)
+
+    @admin.display(description=gettext_lazy("団体名"), ordering="local_government__code")
+    def name(self, obj: Member) -> str:
+        return obj.name
+
+    @admin.display(description=gettext_lazy("団体コード"), ordering="local_government__code")
+    def code(self, obj: Member) -> str:
+        return obj.local_government_id
+
+    @admin.display(description=gettext_lazy("ブロック"))
+    def block_name(self, obj: Member) -> str:
+        return obj.block.name
+
+    def get_fields(self, request: HttpRequest, obj: Member | None = None) -> Any:
+        if obj is None:
+            return ["local_government", "kind", "joined_on", "block_override", "notes"]
+        return [
+            "local_government",
+            "kind",
+            "status",
+            "joined_on",
+            "left_on",
+            "block_override",
+            "notes",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["local_government", "status", "joined_on", "left_on"]
+
+    def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        if not change:
+            member = services.admit_member(
+                obj.local_government, kind=obj.kind, joined_on=obj.joined_on, by=user
+            )
+            Member.objects.filter(pk=member.pk).update(
+                block_override=obj.block_override, notes=obj.notes
+            )
+            obj.pk = member.pk
+            obj._state.adding = False
+            return
+        if "kind" in form.changed_data:
+            services.change_member_kind(obj, kind=obj.kind, by=user)
+        other = [f for f in form.changed_data if f in ("block_override", "notes")]
+        if other:
+            obj.save(update_fields=[*other, "updated_at"])
+            services.audit(user, "member_updated", obj, f"{obj.name}: 会員情報を更新")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a member leaves (退会) and keeps its history
+
+    @admin.action(description=gettext_lazy("選択した会員を退会にする"))
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        done = 0
+        for member in queryset.filter(status=Member.Status.ACTIVE):
+            services.withdraw_member(member, by=user)
+            done += 1
+        self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
+
+
+@admin.register(Agreement)
+class AgreementAdmin(admin.ModelAdmin):
+    list_display = ("local_government", "signed_on", "hashtag")
+    list_filter = ("local_government__prefecture__block", "local_government__prefecture")
+    list_select_related = ("local_government__prefecture",)
+    search_fields = (
+        "local_government__name",
+        "local_government__kana",
+        "local_government__code",
+        "hashtag",
+    )
+    autocomplete_fields = ("local_government",)
+    date_hierarchy = "signed_on"
+
+
+@admin.register(Contact)
+class ContactAdmin(admin.ModelAdmin):
+    list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
+    list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
+    list_select_related = ("member__local_government__prefecture",)
+    search_fields = (
+        "name",
+        "kana",
+        "email",
+        "member__local_government__code",
+        "member__local_government__name",
+        "member__local_government__kana",
+    )
+    autocomplete_fields = ("member",)
+    fields = (
+        "member",
+        "name",
+        "kana",
+        "department",
+        "title",
+        "email",
+        "phone",
+        "role",
+        "is_active",
+        "hand_over_link",
+        "successor",
+        "user",
+        "deactivated_at",
+    )
+    readonly_fields = ("is_active", "hand_over_link", "successor", "user", "deactivated_at")
+    actions = ("deactivate_selected",)
+
+    @admin.display(description=gettext_lazy("担当者変更"))
+    def hand_over_link(self, obj: Contact) -> str:
+        if not obj.pk or not obj.is_active:
+            return "-"
+        url = reverse("admin:association_contact_hand_over", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("後任に引き継ぐ"))
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Contact | None = None
+    ) -> tuple[str, ...]:
+        if obj is None:
+            return self.readonly_fields
+        return ("member", *self.readonly_fields)
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "<int:pk>/handover/",
+                self.admin_site.admin_view(self.hand_over_view),
+                name="association_contact_hand_over",
+            )
+        ]
+        return own + _import_urls(self) + super().get_urls()
+
+    def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        values = {
+            f: form.cleaned_data[f] for f in services.CONTACT_FIELDS if f in form.cleaned_data
+        }
+        try:
+            if change:
+                saved = services.update_contact(Contact.objects.get(pk=obj.pk), by=user, **values)
+            else:
+                saved = services.add_contact(obj.member, by=user, **values)
+        except ValidationError as exc:
+            # The form already validated; a race (the same address added meanwhile) lands here.
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+            raise
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting personal data is real (APPI) but deliberate: superusers only.
+        return bool(request.user.is_superuser)
+
+    @admin.action(description=gettext_lazy("選択した担当者を無効にする"))
+    def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        for contact in queryset.filter(is_active=True):
+            services.deactivate_contact(contact, by=user)
+        self.message_user(request, _("選択した担当者を無効にしました。"))
+
+    def hand_over_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not self.has_change_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        contact = get_object_or_404(
+            Contact.objects.select_related("member__local_government__prefecture"),
+            pk=pk,
+            is_active=True,
+        )
+        colleagues = contact.member.contacts.active().exclude(pk=contact.pk)
+        form = HandOverForm(request.POST or None, colleagues=colleagues)
+        if request.method == "POST" and form.is_valid():
+            user = request.user if isinstance(request.user, User) else None
+            data = form.cleaned_data
+            try:
+                if data["existing"]:
+                    successor = services.hand_over_contact(
+                        contact, by=user, successor=data["existing"]
+                    )
+                else:
+                    fields = {
+                        k: data[k]
+                        for k in ("name", "kana", "department", "title", "email", "phone")
+                    }
+                    successor = services.hand_over_contact(contact, by=user, **fields)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(
+                    request,
+                    _("%(old)s さんから %(new)s さんへ担当を引き継ぎました。")
+                    % {"old": contact.name, "new": successor.name},
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:association_contact_change", args=[successor.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "contact": contact,
+            "form": form,
+            "title": _("担当者変更"),
+        }
+        return render(request, "admin/association/contact/hand_over.html", context)
+
+
+def _import_urls(model_admin: ContactAdmin) -> list[URLPattern]:
+    try:
+        from .admin_import import import_urls
+    except ImportError:  # the importer lands separately
+        return []
+    return import_urls(model_admin)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "summary")
+    list_filter = ("action", "object_type")
+    list_select_related = ("actor",)
+    search_fields = ("summary", "object_id")
+    readonly_fields = (
+        "created_at",
+        "actor",
+        "action",
+        "object_type",
+        "object_id",
+        "summary",
+        "changes",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
