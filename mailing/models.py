@@ -1,1 +1,392 @@
-"""mailing models."""
+"""Mailing lists, their audiences, bulletins and one delivery row per recipient.
+
+The `Delivery` row is the truth about a recipient of a bulletin; the broker only wakes workers.
+Every state change goes through mailing.services.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from association.models import Block, Contact, Member, Prefecture
+
+
+class MailingList(models.Model):
+    """An announcement list. Its audience is a rule over the registry, evaluated live, plus
+    contacts added by hand, minus per-contact opt-outs, minus the global suppression list.
+
+    The rule: active contacts of active members that match ANY of the selectors (all members,
+    blocks, prefectures, partner municipalities) AND, when set, one of the member kinds AND
+    one of the contact roles."""
+
+    name = models.CharField(_("リスト名"), max_length=80, unique=True)
+    slug = models.SlugField(
+        _("リストID"),
+        max_length=60,
+        unique=True,
+        help_text=_("List-Id ヘッダーと配信停止アドレスに使う英数字の識別子。"),
+    )
+    description = models.TextField(
+        _("説明"),
+        blank=True,
+        help_text=_("各メールの末尾に「このメールを受け取っている理由」として表示します。"),
+    )
+    subject_prefix = models.CharField(
+        _("件名の接頭辞"), max_length=40, blank=True, default="【市区町村会】"
+    )
+    reply_to = models.EmailField(_("返信先"), blank=True)
+    send_html = models.BooleanField(
+        _("HTML版も送る"), default=True, help_text=_("テキスト版は常に送ります。")
+    )
+    is_active = models.BooleanField(_("有効"), default=True)
+    allow_self_subscribe = models.BooleanField(
+        _("担当者が自分で登録できる"),
+        default=False,
+        help_text=_("対象外の担当者もポータルから購読できるようにします。"),
+    )
+
+    # The audience rule.
+    all_members = models.BooleanField(_("全会員"), default=False)
+    blocks = models.ManyToManyField(
+        Block, blank=True, related_name="mailing_lists", verbose_name=_("ブロック")
+    )
+    prefectures = models.ManyToManyField(
+        Prefecture, blank=True, related_name="mailing_lists", verbose_name=_("都道府県")
+    )
+    partners = models.BooleanField(
+        _("連携自治体"), default=False, help_text=_("連携協定を結んだ自治体の会員。")
+    )
+    member_kinds = models.JSONField(
+        _("会員種別"),
+        default=list,
+        blank=True,
+        help_text=_("空なら全種別。値は association.Member.Kind。"),
+    )
+    contact_roles = models.JSONField(
+        _("担当者の役割"),
+        default=list,
+        blank=True,
+        help_text=_("空なら全員。値は association.Contact.Role。"),
+    )
+
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("メーリングリスト")
+        verbose_name_plural = _("メーリングリスト")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscription(models.Model):
+    """A contact's own relation to one list, where it differs from the rule: added by hand, or
+    opted out. Tied to the contact, not to the rule, so an opt-out survives any rule change."""
+
+    class Status(models.TextChoices):
+        ADDED = "added", _("手動登録")
+        OPTED_OUT = "opted_out", _("配信停止")
+
+    class Source(models.TextChoices):
+        SECRETARIAT = "secretariat", _("事務局")
+        PORTAL = "portal", _("ポータル")
+        LINK = "link", _("配信停止リンク")
+        ONE_CLICK = "one_click", _("ワンクリック配信停止")
+        BOUNCE = "bounce", _("エラー・苦情")
+        HANDOVER = "handover", _("担当者変更")
+
+    mailing_list = models.ForeignKey(
+        MailingList,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        verbose_name=_("メーリングリスト"),
+    )
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        verbose_name=_("担当者"),
+    )
+    status = models.CharField(_("状態"), max_length=12, choices=Status.choices)
+    source = models.CharField(_("経路"), max_length=12, choices=Source.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("操作者"),
+    )
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    class Meta:
+        ordering = ["mailing_list_id", "contact_id"]
+        verbose_name = _("購読設定")
+        verbose_name_plural = _("購読設定")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "contact"], name="subscription_unique_per_contact"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contact} / {self.mailing_list}: {self.get_status_display()}"
+
+
+class Suppression(models.Model):
+    """An address that receives no bulletin at all, whatever the lists say."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", _("宛先不明（ハードバウンス）")
+        COMPLAINT = "complaint", _("迷惑メール報告")
+        MANUAL = "manual", _("事務局による停止")
+
+    email = models.EmailField(_("メールアドレス"), max_length=254, unique=True)
+    reason = models.CharField(_("理由"), max_length=12, choices=Reason.choices)
+    note = models.CharField(_("メモ"), max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登録者"),
+    )
+    created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("配信停止アドレス")
+        verbose_name_plural = _("配信停止アドレス")
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_reason_display()})"
+
+
+class BulletinQuerySet(models.QuerySet["Bulletin"]):
+    def due(self, now: object) -> BulletinQuerySet:
+        return self.filter(status=Bulletin.Status.SCHEDULED, scheduled_at__lte=now)
+
+    def sent(self) -> BulletinQuerySet:
+        return self.filter(status=Bulletin.Status.SENT)
+
+
+class Bulletin(models.Model):
+    """One announcement to one list. Editable while a draft or scheduled; what was sent is
+    frozen in the sent_* fields when sending starts (the archive shows those)."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("下書き")
+        SCHEDULED = "scheduled", _("予約済み")
+        SENDING = "sending", _("送信中")
+        PAUSED = "paused", _("一時停止")
+        SENT = "sent", _("送信済み")
+        CANCELLED = "cancelled", _("中止")
+
+    EDITABLE: ClassVar[tuple[str, ...]] = (Status.DRAFT, Status.SCHEDULED)
+
+    mailing_list = models.ForeignKey(
+        MailingList,
+        on_delete=models.PROTECT,
+        related_name="bulletins",
+        verbose_name=_("メーリングリスト"),
+    )
+    subject = models.CharField(_("件名"), max_length=200)
+    body = models.TextField(
+        _("本文（Markdown）"),
+        blank=True,
+        help_text=_("使える差し込み項目: {{ 団体名 }} {{ 氏名 }} {{ 所属 }} {{ 宛名 }} ほか。"),
+    )
+    reply_to = models.EmailField(_("返信先"), blank=True)
+    status = models.CharField(
+        _("状態"), max_length=12, choices=Status.choices, default=Status.DRAFT
+    )
+    scheduled_at = models.DateTimeField(_("送信予定日時"), null=True, blank=True)
+    started_at = models.DateTimeField(_("送信開始日時"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("送信完了日時"), null=True, blank=True)
+    snapshot_at = models.DateTimeField(
+        _("宛先確定日時"), null=True, blank=True, help_text=_("宛先を Delivery に展開した日時。")
+    )
+    last_activity_at = models.DateTimeField(
+        _("最終送信処理日時"),
+        null=True,
+        blank=True,
+        help_text=_("送信処理が最後に動いた日時。止まった送信の再開に使います。"),
+    )
+    # Frozen at start: exactly what was sent, for the archive (placeholders as addressed to 各位).
+    sent_subject = models.CharField(_("送信件名"), max_length=260, blank=True)
+    sent_text = models.TextField(_("送信本文（テキスト）"), blank=True)
+    sent_html = models.TextField(_("送信本文（HTML）"), blank=True)
+
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("作成者"),
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    objects = BulletinQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("配信")
+        verbose_name_plural = _("配信")
+        indexes = [models.Index(fields=["status", "scheduled_at"])]
+
+    def __str__(self) -> str:
+        return self.subject
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in self.EDITABLE
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def pending(self) -> DeliveryQuerySet:
+        return self.filter(status__in=Delivery.PENDING)
+
+
+class Delivery(models.Model):
+    """One recipient of one bulletin: the unit of sending, retrying and tracking."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("送信待ち")
+        SENDING = "sending", _("送信処理中")
+        SENT = "sent", _("送信済み")
+        DELIVERED = "delivered", _("配達済み")
+        BOUNCED = "bounced", _("エラー（不達）")
+        COMPLAINED = "complained", _("迷惑メール報告")
+        FAILED = "failed", _("送信失敗")
+        SKIPPED = "skipped", _("対象外")
+        CANCELLED = "cancelled", _("中止")
+
+    class SkipReason(models.TextChoices):
+        SUPPRESSED = "suppressed", _("配信停止アドレス")
+        OPTED_OUT = "opted_out", _("本人が配信停止")
+
+    PENDING: ClassVar[tuple[str, ...]] = (Status.QUEUED, Status.SENDING)
+    # Provider events move a row forward only, along this order.
+    RANK: ClassVar[dict[str, int]] = {
+        Status.QUEUED: 0,
+        Status.SENDING: 1,
+        Status.FAILED: 2,
+        Status.SENT: 3,
+        Status.DELIVERED: 4,
+        Status.BOUNCED: 5,
+        Status.COMPLAINED: 6,
+    }
+
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("配信")
+    )
+    email = models.EmailField(_("宛先"), max_length=254, help_text=_("正規化したアドレス。"))
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("担当者"),
+    )
+    member = models.ForeignKey(
+        Member,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("会員団体"),
+    )
+    # Merge data as of the snapshot, so a send never needs a join.
+    recipient_name = models.CharField(_("氏名"), max_length=60, blank=True)
+    organisation = models.CharField(_("団体名"), max_length=80, blank=True)
+    department = models.CharField(_("所属"), max_length=120, blank=True)
+
+    status = models.CharField(
+        _("状態"), max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    skip_reason = models.CharField(
+        _("対象外の理由"), max_length=12, choices=SkipReason.choices, blank=True
+    )
+    attempts = models.PositiveSmallIntegerField(_("送信試行回数"), default=0)
+    next_attempt_at = models.DateTimeField(_("次回送信可能日時"), null=True, blank=True)
+    claim_token = models.CharField(_("処理ID"), max_length=32, blank=True)
+    claimed_at = models.DateTimeField(_("処理開始日時"), null=True, blank=True)
+    message_id = models.CharField(_("Message-ID"), max_length=200, blank=True)
+    provider_message_id = models.CharField(
+        _("配信業者のメッセージID"), max_length=200, blank=True, db_index=True
+    )
+    error = models.TextField(_("エラー内容"), blank=True)
+    soft_bounces = models.PositiveSmallIntegerField(_("一時的エラー回数"), default=0)
+    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["bulletin_id", "id"]
+        verbose_name = _("配信先")
+        verbose_name_plural = _("配信先")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bulletin", "email"], name="delivery_unique_address_per_bulletin"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["bulletin", "status"], name="delivery_bulletin_status"),
+            models.Index(
+                fields=["status", "claimed_at"],
+                name="delivery_claimed",
+                condition=Q(status="sending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_status_display()})"
+
+
+class ProviderEvent(models.Model):
+    """One event reported by the mail provider (delivered, bounced, complained…), stored once
+    per provider event id so that a replayed webhook changes nothing."""
+
+    provider = models.CharField(_("配信業者"), max_length=40)
+    event_id = models.CharField(_("イベントID"), max_length=200)
+    event_type = models.CharField(_("種類"), max_length=40)
+    message_id = models.CharField(_("メッセージID"), max_length=200, blank=True)
+    recipient = models.EmailField(_("宛先"), max_length=254, blank=True)
+    delivery = models.ForeignKey(
+        Delivery,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("配信先"),
+    )
+    reject_reason = models.CharField(_("理由"), max_length=40, blank=True)
+    description = models.TextField(_("説明"), blank=True)
+    occurred_at = models.DateTimeField(_("発生日時"), null=True, blank=True)
+    received_at = models.DateTimeField(_("受信日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("配信イベント")
+        verbose_name_plural = _("配信イベント")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="provider_event_stored_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.event_type} {self.recipient}"
