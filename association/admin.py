@@ -67,7 +67,6 @@ class BlockAdmin(admin.ModelAdmin):
 @admin.register(Prefecture)
 class PrefectureAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "kana", "block")
-    list_editable = ("block",)
     list_filter = ("block",)
     list_select_related = ("block",)
     search_fields = ("name", "kana", "code")
@@ -146,6 +145,9 @@ class MemberAdmin(admin.ModelAdmin):
     @admin.display(description=gettext_lazy("ブロック"))
     def block_name(self, obj: Member) -> str:
         return obj.block.name
+
+    def get_inlines(self, request: HttpRequest, obj: Member | None = None) -> Any:
+        return self.inlines if obj is not None else ()
 
     def get_fields(self, request: HttpRequest, obj: Member | None = None) -> Any:
         if obj is None:

@@ -1,0 +1,186 @@
+"""The admin's contact import: upload, a dry-run preview, then a confirm step that imports
+exactly what was previewed.
+
+The uploaded file is kept under settings.VAR_DIR/contact-imports/ and named in a signed token
+together with the preview's fingerprint and the user. The confirm step re-reads that same file
+and imports only if the plan is unchanged; if the registry moved meanwhile it shows the new
+preview instead. The ContactAdmin prepends import_urls(self) to its get_urls().
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from . import importing
+from .models import Contact, User
+
+PERMISSIONS = ("association.add_contact", "association.change_contact")
+TOKEN_SALT = "association.contact-import"
+TOKEN_MAX_AGE = 60 * 60  # a preview is good for an hour
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(
+        label=gettext_lazy("ファイル"),
+        help_text=gettext_lazy(
+            "Excel（.xlsx）または CSV（UTF-8 / Shift_JIS）。1行目は見出し"
+            "（団体コード・氏名・メールアドレスは必須）。"
+        ),
+    )
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError(_("ファイルが大きすぎます（5MB まで）。"))
+        if not upload.name.lower().endswith(SUFFIXES):
+            raise forms.ValidationError(_("Excel（.xlsx）または CSV ファイルを選んでください。"))
+        return upload
+
+
+def import_urls(model_admin: admin.ModelAdmin[Contact]) -> list[URLPattern]:
+    """The import pages, for ContactAdmin.get_urls() to put before its own."""
+    wrap = model_admin.admin_site.admin_view
+
+    def upload(request: HttpRequest) -> HttpResponse:
+        return import_view(request, model_admin)
+
+    def confirm(request: HttpRequest) -> HttpResponse:
+        return confirm_view(request, model_admin)
+
+    return [
+        path("import/", wrap(upload), name="association_contact_import"),
+        path(
+            "import/confirm/",
+            wrap(require_POST(confirm)),
+            name="association_contact_import_confirm",
+        ),
+    ]
+
+
+def _check_permission(request: HttpRequest) -> User:
+    if not request.user.has_perms(PERMISSIONS) or not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
+
+
+def _store_dir() -> Path:
+    directory = Path(settings.VAR_DIR) / "contact-imports"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _store(data: bytes, suffix: str) -> str:
+    directory = _store_dir()
+    # Leftovers of previews nobody confirmed hold personal data: keep them no longer than needed.
+    cutoff = time.time() - TOKEN_MAX_AGE
+    for old in directory.iterdir():
+        if old.is_file() and old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    name = secrets.token_hex(16) + suffix
+    (directory / name).write_bytes(data)
+    return name
+
+
+def _render(
+    request: HttpRequest,
+    model_admin: admin.ModelAdmin[Contact],
+    *,
+    form: ImportForm,
+    plan: importing.ImportPlan | None = None,
+    token: str = "",
+    filename: str = "",
+) -> HttpResponse:
+    opts = Contact._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": _("担当者をExcelから取込"),
+        "form": form,
+        "plan": plan,
+        "token": token,
+        "filename": filename,
+        "columns": [str(importing.LABELS[name]) for name in importing.FIELDS],
+    }
+    return render(request, "admin/association/contact/import.html", context)
+
+
+def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
+    _check_permission(request)
+    if request.method != "POST":
+        return _render(request, model_admin, form=ImportForm())
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _render(request, model_admin, form=form)
+    upload = form.cleaned_data["file"]
+    data = upload.read()
+    plan = importing.import_contacts(data, filename=upload.name, dry_run=True)
+    token = ""
+    if not plan.errors and plan.has_changes:
+        stored = _store(data, Path(upload.name).suffix.lower())
+        token = signing.dumps(
+            {
+                "file": stored,
+                "name": upload.name,
+                "plan": plan.fingerprint(),
+                "user": request.user.pk,
+            },
+            salt=TOKEN_SALT,
+        )
+    return _render(request, model_admin, form=form, plan=plan, token=token, filename=upload.name)
+
+
+def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
+    user = _check_permission(request)
+    start_over = HttpResponseRedirect(reverse("admin:association_contact_import"))
+    try:
+        ticket = signing.loads(
+            request.POST.get("token", ""), salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE
+        )
+    except signing.BadSignature:
+        messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
+        return start_over
+    stored = _store_dir() / Path(ticket["file"]).name
+    if ticket.get("user") != user.pk or not stored.is_file():
+        messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
+        return start_over
+    data = stored.read_bytes()
+    plan = importing.import_contacts(
+        data, filename=ticket["name"], by=user, expected=ticket["plan"]
+    )
+    if plan.applied:
+        stored.unlink(missing_ok=True)
+        messages.success(
+            request,
+            _("「%(name)s」を取り込みました: %(summary)s")
+            % {"name": ticket["name"], "summary": plan.summary()},
+        )
+        return HttpResponseRedirect(reverse("admin:association_contact_changelist"))
+    token = ""
+    if plan.outdated:
+        messages.warning(
+            request,
+            _("確認の後に登録内容が変わりました。新しい内容をもう一度確認してください。"),
+        )
+        token = signing.dumps({**ticket, "plan": plan.fingerprint()}, salt=TOKEN_SALT)
+    else:
+        stored.unlink(missing_ok=True)
+    return _render(
+        request, model_admin, form=ImportForm(), plan=plan, token=token, filename=ticket["name"]
+    )

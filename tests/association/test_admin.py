@@ -1,0 +1,95 @@
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+
+from association import services
+from association.models import Contact, Member, User
+from tests.conftest import lg
+
+
+@pytest.fixture
+def secretariat(db):
+    return User.objects.create_superuser("jimukyoku", "jimukyoku@example.jp", "x-long-passphrase")
+
+
+@pytest.fixture
+def admin_client_(client, secretariat):
+    client.force_login(secretariat)
+    return client
+
+
+@pytest.fixture
+def many_members(registry):
+    names = [
+        "東京都江戸川区",
+        "東京都足立区",
+        "東京都港区",
+        "神奈川県座間市",
+        "新潟県長岡市",
+        "岩手県",
+    ]
+    for i, name in enumerate(names):
+        member = services.admit_member(lg(name), joined_on=dt.date(2011, 7, 1))
+        for n in range(3):
+            services.add_contact(member, name=f"職員{i}-{n}", email=f"s{n}@m{i}.example.jp")
+
+
+@pytest.mark.parametrize(
+    "model", ["member", "contact", "agreement", "localgovernment", "prefecture", "auditentry"]
+)
+def test_every_registry_changelist_runs_a_fixed_number_of_queries(
+    admin_client_, many_members, model, django_assert_max_num_queries
+):
+    url = reverse(f"admin:association_{model}_changelist")
+    with django_assert_max_num_queries(12):
+        response = admin_client_.get(url)
+    assert response.status_code == 200
+
+
+def test_the_member_changelist_filters_by_block_and_searches_by_kana(admin_client_, many_members):
+    from association.models import Block
+
+    kanto = Block.objects.get(name="関東")
+    response = admin_client_.get(
+        reverse("admin:association_member_changelist"), {"block": kanto.pk}
+    )
+    html = response.content.decode()
+    assert "東京都港区" in html and "新潟県長岡市" not in html
+    response = admin_client_.get(reverse("admin:association_member_changelist"), {"q": "ザマ"})
+    html = response.content.decode()
+    assert "神奈川県座間市" in html and "東京都港区" not in html
+
+
+def test_adding_a_member_in_the_admin_records_the_join(admin_client_, registry):
+    response = admin_client_.post(
+        reverse("admin:association_member_add"),
+        {"local_government": "131016", "kind": "member", "joined_on": "2024-04-01", "notes": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    member = Member.objects.get(local_government_id="131016")
+    assert member.events.get().action == "joined"
+
+
+def test_the_admin_hands_over_a_contact(admin_client_, alice, bob):
+    url = reverse("admin:association_contact_hand_over", args=[alice.pk])
+    response = admin_client_.post(url, {"existing": bob.pk})
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    assert bob.role == Contact.Role.COORDINATOR
+
+
+def test_a_staff_account_without_permissions_cannot_see_contacts(client, alice):
+    clerk = User.objects.create_user(
+        "clerk", "clerk@example.jp", "x-long-passphrase", is_staff=True
+    )
+    client.force_login(clerk)
+    response = client.get(reverse("admin:association_contact_changelist"))
+    assert response.status_code == 403
+
+
+def test_a_municipality_account_cannot_enter_the_admin(client, alice):
+    client.force_login(alice.user)
+    response = client.get(reverse("admin:association_contact_changelist"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
