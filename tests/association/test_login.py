@@ -62,7 +62,7 @@ def test_it_rejects_a_wrong_code_and_stops_after_three_attempts(client, alice, o
     wrong = "0" if real[0] != "0" else "1"
     wrong += real[1:]
     for _ in range(3):
-        response = client.post(CODE_CONFIRM, {"code": wrong})
+        client.post(CODE_CONFIRM, {"code": wrong})
         assert "_auth_user_id" not in client.session
     # After the allowed attempts the pending login is gone: even the real code fails now.
     client.post(CODE_CONFIRM, {"code": real})
