@@ -394,6 +394,8 @@ def _clean_row(
         except ValidationError as exc:
             fail(name, exc)
             continue
+        if name == "name" and not values[name]:
+            errors.append(RowError(number, name, _("氏名が空です。")))
         limit = MAX_LENGTHS.get(name)
         if limit and name in values and len(values[name]) > limit:
             errors.append(
@@ -404,8 +406,6 @@ def _clean_row(
                     % {"limit": limit, "length": len(values[name])},
                 )
             )
-    if "name" in values and not values["name"]:
-        errors.append(RowError(number, "name", _("氏名が空です。")))
     return member, values, errors
 
 
