@@ -123,7 +123,13 @@ class RowPlan:
 
     def describe(self) -> str:
         """One line for the command's dry run."""
-        text = f"{self.row}行目 {self.action_label}: {self.member.name} {self.values['name']} <{self.values['email']}>"
+        text = _("%(row)d行目 %(action)s: %(member)s %(name)s <%(email)s>") % {
+            "row": self.row,
+            "action": self.action_label,
+            "member": self.member.name,
+            "name": self.values["name"],
+            "email": self.values["email"],
+        }
         if self.changed:
             text += _("（変更: %(fields)s）") % {"fields": "、".join(self.changed_labels)}
         if self.is_inactive:

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from association import exporting
 
@@ -21,13 +22,16 @@ class Command(BaseCommand):
         contacts = exporting.export_queryset(include_inactive=options["include_inactive"])
         if options["format"] == "xlsx":
             if not options["output"]:
-                raise CommandError("xlsx は --output でファイルを指定してください。")
+                raise CommandError(_("xlsx は --output でファイルを指定してください。"))
             data = exporting.export_xlsx(contacts)
         else:
             data = exporting.export_csv(contacts)
         if options["output"]:
             path = Path(options["output"])
             path.write_bytes(data)
-            self.stderr.write(f"{contacts.count()} 件を {path} に書き出しました。")
+            self.stderr.write(
+                _("%(count)d 件を %(path)s に書き出しました。")
+                % {"count": contacts.count(), "path": path}
+            )
         else:
             self.stdout.write(data.decode("utf-8"), ending="")
