@@ -39,7 +39,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def member_home(request: HttpRequest, code: str) -> HttpResponse:
     member = _member(code)
     me = services.portal_contact(_user(request), member)
-    contacts = member.contacts.active().order_by("-role", "kana", "id")
+    contacts = member.contacts.active().order_by("role", "kana", "id")
     ctx = {"member": member, "me": me, "contacts": contacts}
     return render(request, "portal/home.html", ctx)
 

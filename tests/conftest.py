@@ -13,9 +13,10 @@ from association import services
 from association.models import Contact, LocalGovernment, Member
 from mailing.outbox import OutboxItem, read_outbox
 
+from .browser import page
 from .workers import celery_worker
 
-__all__ = ["celery_worker"]
+__all__ = ["celery_worker", "page"]
 
 
 class Outbox:
