@@ -255,7 +255,14 @@ CELERY_TASK_ROUTES = {
     "association.*": {"queue": "transactional"},
 }
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Trainings: reminders (claimed per registration, so at most one each) and deadlines.
+    "events-send-training-reminders": {
+        "task": "events.send_training_reminders",
+        "schedule": 15 * 60.0,
+    },
+    "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {

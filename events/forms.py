@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from association.models import Contact
+
+
+class ColleagueForm(forms.Form):
+    """Pick a colleague of the same member (for a coordinator registering or substituting)."""
+
+    contact = forms.ModelChoiceField(queryset=Contact.objects.none(), label=_("参加者"))
+
+    def __init__(self, *args: Any, colleagues: Any, label: str | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["contact"]
+        field.queryset = colleagues  # type: ignore[attr-defined]
+        if label:
+            field.label = label
+
+
+class MailRegistrantsForm(forms.Form):
+    subject = forms.CharField(label=_("件名"), max_length=200)
+    body = forms.CharField(label=_("本文"), widget=forms.Textarea(attrs={"rows": 12}))
+    include_waitlisted = forms.BooleanField(label=_("キャンセル待ちの方にも送る"), required=False)
+
+
+class CallOffForm(forms.Form):
+    reason = forms.CharField(
+        label=_("中止の理由（メールに記載）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )

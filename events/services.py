@@ -1,0 +1,467 @@
+"""Every change to trainings and registrations. Each function is one transaction that names the
+act; the mail it owes is a Notice row written in the same transaction and sent on commit.
+
+Seats are counted while the training row is locked (SELECT … FOR UPDATE on PostgreSQL; on
+SQLite every write transaction begins IMMEDIATE, which takes the database's write lock), so
+capacity and the per-member limit hold however many requests arrive at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from association.models import Contact, User
+from association.nendo import nendo_of, wareki
+from association.services import audit
+
+from .models import Notice, Registration, Training, TrainingSession
+from .tasks import promote_waiting_list_task, send_training_notice_task
+
+# Changing one of these tells every registrant.
+ESSENTIAL_FIELDS = ("starts_at", "ends_at", "venue_name", "venue_address", "online_url")
+
+
+# --- who may act for whom -------------------------------------------------------------------
+
+
+def _check_actor(
+    actor: Contact | None, contact: Contact, *, coordinator_only: bool = False
+) -> None:
+    """ACTOR (the portal user's own contact record) acts for CONTACT: themselves, or, as
+    coordinator, a colleague of the same member. None is the secretariat or the system."""
+    if actor is None:
+        return
+    if actor.member_id != contact.member_id:
+        raise PermissionDenied(_("他の団体の担当者の申込みは操作できません。"))
+    if not actor.is_active:
+        raise PermissionDenied(_("この担当者登録は無効です。"))
+    if actor.is_coordinator:
+        return
+    if coordinator_only or actor.pk != contact.pk:
+        raise PermissionDenied(_("同じ団体の方の申込みは取りまとめ担当の方のみ行えます。"))
+
+
+def _check_can_register(training: Training, contact: Contact, now: dt.datetime) -> None:
+    if not contact.is_active:
+        raise ValidationError(
+            _("%(name)s さんの担当者登録は無効です。") % {"name": contact.name}, code="inactive"
+        )
+    if not training.is_open_at(now):
+        if training.status != Training.Status.PUBLISHED:
+            message = _("この研修会は現在申込みを受け付けていません（%(status)s）。") % {
+                "status": training.get_status_display()
+            }
+        elif training.opens_at is not None and now < training.opens_at:
+            message = _("申込みの受付は%(day)sからです。") % {"day": wareki(training.opens_at)}
+        else:
+            message = _("申込みの受付は%(day)sで締め切りました。") % {
+                "day": wareki(training.last_registration_day)
+            }
+        raise ValidationError(message, code="closed")
+    if not training.admits(contact.member, now):
+        if training.block is not None and training.others_from is not None:
+            message = _(
+                "この研修会は%(block)sブロックの会員団体が対象です。他ブロックからの申込みは%(day)sからです。"
+            ) % {"block": training.block.name, "day": wareki(training.others_from)}
+        elif training.block is not None:
+            message = _("この研修会は%(block)sブロックの会員団体が対象です。") % {
+                "block": training.block.name
+            }
+        else:
+            message = _("この研修会の対象ではありません。")
+        raise ValidationError(message, code="ineligible")
+
+
+def _notify(
+    registration: Registration, kind: str, *, contact: Contact | None = None, **extra: str
+) -> Notice:
+    notice = Notice.objects.create(
+        registration=registration, contact=contact or registration.contact, kind=kind, **extra
+    )
+    send_training_notice_task.delay_on_commit(notice.pk)
+    return notice
+
+
+def _lock(training: Training) -> Training:
+    return Training.objects.select_for_update().select_related("block").get(pk=training.pk)
+
+
+def _fill_seats(training: Training, now: dt.datetime) -> list[Registration]:
+    """Give free seats to the waiting list in order, skipping people whose member is at its
+    limit. The caller holds the training lock."""
+    confirmed = Counter(
+        Registration.objects.confirmed()
+        .filter(training=training)
+        .values_list("member_id", flat=True)
+    )
+    free = training.capacity - sum(confirmed.values())
+    promoted: list[Registration] = []
+    if free <= 0:
+        return promoted
+    for registration in Registration.objects.waitlisted().filter(training=training):
+        if free <= 0:
+            break
+        if confirmed[registration.member_id] >= training.per_member_limit:
+            continue
+        registration.status = Registration.Status.CONFIRMED
+        registration.confirmed_at = now
+        registration.save(update_fields=["status", "confirmed_at"])
+        confirmed[registration.member_id] += 1
+        free -= 1
+        _notify(registration, Notice.Kind.PROMOTED)
+        promoted.append(registration)
+    return promoted
+
+
+# --- registrations ---------------------------------------------------------------------------
+
+
+def register_for_training(
+    training: Training,
+    *,
+    contact: Contact,
+    actor: Contact | None = None,
+    by: User | None = None,
+    now: dt.datetime | None = None,
+) -> Registration:
+    """Take a seat, or a place on the waiting list when the training or the member is full.
+    Registering someone who already holds a seat or a place returns that registration."""
+    now = now or timezone.now()
+    _check_actor(actor, contact)
+    _check_can_register(training, contact, now)
+    with transaction.atomic():
+        training = _lock(training)
+        # The locked row may have changed since the checks above.
+        _check_can_register(training, contact, now)
+        existing = Registration.objects.active().filter(training=training, contact=contact).first()
+        if existing is not None:
+            return existing
+        counts = Registration.objects.filter(training=training).aggregate(
+            total=Count("id", filter=Q(status=Registration.Status.CONFIRMED)),
+            mine=Count(
+                "id",
+                filter=Q(status=Registration.Status.CONFIRMED, member_id=contact.member_id),
+            ),
+            waiting=Count("id", filter=Q(status=Registration.Status.WAITLISTED)),
+        )
+        if counts["waiting"] and counts["total"] < training.capacity:
+            # A freed seat whose promotion has not run yet belongs to the waiting list.
+            promoted = _fill_seats(training, now)
+            counts["total"] += len(promoted)
+            counts["mine"] += sum(1 for r in promoted if r.member_id == contact.member_id)
+        seat = counts["total"] < training.capacity and counts["mine"] < training.per_member_limit
+        registration = Registration.objects.create(
+            training=training,
+            contact=contact,
+            member_id=contact.member_id,
+            status=Registration.Status.CONFIRMED if seat else Registration.Status.WAITLISTED,
+            registered_by=by if by is not None and by.is_authenticated else None,
+            created_at=now,
+            confirmed_at=now if seat else None,
+        )
+        _notify(registration, Notice.Kind.CONFIRMED if seat else Notice.Kind.WAITLISTED)
+    return registration
+
+
+def cancel_registration(
+    registration: Registration,
+    *,
+    actor: Contact | None = None,
+    by: User | None = None,
+    now: dt.datetime | None = None,
+) -> Registration:
+    """Give up a seat or a waiting-list place. A freed seat goes to the waiting list through a
+    task queued on commit (and, should that task be late, to the next registration)."""
+    now = now or timezone.now()
+    _check_actor(actor, registration.contact)
+    with transaction.atomic():
+        training = _lock(registration.training)
+        registration = Registration.objects.select_related("contact", "member").get(
+            pk=registration.pk
+        )
+        if registration.status == Registration.Status.CANCELLED:
+            return registration
+        was_confirmed = registration.is_confirmed
+        registration.status = Registration.Status.CANCELLED
+        registration.cancelled_at = now
+        registration.save(update_fields=["status", "cancelled_at"])
+        _notify(registration, Notice.Kind.CANCELLED)
+        if was_confirmed and training.status in (
+            Training.Status.PUBLISHED,
+            Training.Status.CLOSED,
+        ):
+            promote_waiting_list_task.delay_on_commit(training.pk)
+        audit(
+            by,
+            "registration_cancelled",
+            registration,
+            f"{training.title}: {registration.contact.name}（{registration.member}）の申込みを取消",
+        )
+    return registration
+
+
+def promote_waiting_list(
+    training: Training, *, now: dt.datetime | None = None
+) -> list[Registration]:
+    """Fill free seats from the waiting list. Safe to run any number of times."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        training = _lock(training)
+        if training.status not in (Training.Status.PUBLISHED, Training.Status.CLOSED):
+            return []
+        return _fill_seats(training, now)
+
+
+def substitute_registration(
+    registration: Registration,
+    *,
+    contact: Contact,
+    actor: Contact | None = None,
+    by: User | None = None,
+) -> Registration:
+    """差し替え: a colleague of the same member takes over the seat (or the waiting-list place)."""
+    _check_actor(actor, registration.contact, coordinator_only=True)
+    with transaction.atomic():
+        training = _lock(registration.training)
+        registration = Registration.objects.select_related("contact").get(pk=registration.pk)
+        previous = registration.contact
+        if registration.status == Registration.Status.CANCELLED:
+            raise ValidationError(_("取り消された申込みは差し替えできません。"), code="cancelled")
+        if contact.member_id != registration.member_id:
+            raise PermissionDenied(_("差し替えは同じ団体の担当者に限ります。"))
+        if not contact.is_active:
+            raise ValidationError(
+                _("%(name)s さんの担当者登録は無効です。") % {"name": contact.name}, code="inactive"
+            )
+        if contact.pk == previous.pk:
+            return registration
+        if Registration.objects.active().filter(training=training, contact=contact).exists():
+            raise ValidationError(
+                _("%(name)s さんはすでにこの研修会に申し込まれています。") % {"name": contact.name},
+                code="duplicate",
+            )
+        registration.contact = contact
+        registration.substituted_from = previous
+        registration.save(update_fields=["contact", "substituted_from"])
+        _notify(registration, Notice.Kind.SUBSTITUTED)
+        _notify(registration, Notice.Kind.SUBSTITUTED, contact=previous)
+        audit(
+            by,
+            "registration_substituted",
+            registration,
+            f"{training.title}: {previous.name} から {contact.name} へ差し替え",
+        )
+    return registration
+
+
+# --- the secretariat -------------------------------------------------------------------------
+
+
+def save_training(
+    training: Training, *, changed: Iterable[str] = (), by: User | None = None
+) -> Training:
+    """Save a training edited in the admin. A change of time or place tells every registrant;
+    setting the status to cancelled calls the training off."""
+    changed = set(changed)
+    with transaction.atomic():
+        is_new = training.pk is None
+        if not training.nendo:
+            training.nendo = nendo_of(training.starts_at)
+        if training.kind == Training.Kind.NATIONAL:
+            training.block = None
+        if not is_new:
+            before = Training.objects.select_for_update().get(pk=training.pk)
+            changed |= {f for f in ESSENTIAL_FIELDS if getattr(before, f) != getattr(training, f)}
+            if (
+                training.status == Training.Status.CANCELLED
+                and before.status != Training.Status.CANCELLED
+            ):
+                training.status = before.status
+                training.save()
+                return call_off_training(training, by=by)
+        training.save()
+        essential = [f for f in ESSENTIAL_FIELDS if f in changed]
+        if not is_new and essential and training.status != Training.Status.DRAFT:
+            for registration in training.registrations.active().select_related("contact"):
+                _notify(registration, Notice.Kind.CHANGED, body=",".join(essential))
+        audit(
+            by, "training_saved", training, f"研修会「{training.title}」を保存", changed=essential
+        )
+    return training
+
+
+def call_off_training(training: Training, *, by: User | None = None, reason: str = "") -> Training:
+    """中止: the training is cancelled and every registrant is told."""
+    with transaction.atomic():
+        training = _lock(training)
+        if training.status == Training.Status.CANCELLED:
+            return training
+        training.status = Training.Status.CANCELLED
+        training.save(update_fields=["status", "updated_at"])
+        for registration in training.registrations.active().select_related("contact"):
+            _notify(registration, Notice.Kind.CALLED_OFF, body=reason)
+        audit(by, "training_called_off", training, f"研修会「{training.title}」を中止")
+    return training
+
+
+def mail_registrants(
+    training: Training,
+    *,
+    subject: str,
+    body: str,
+    by: User | None = None,
+    include_waitlisted: bool = False,
+) -> int:
+    """One message per registrant, on the transactional queue."""
+    subject, body = subject.strip(), body.strip()
+    if not subject or not body:
+        raise ValidationError(_("件名と本文を入力してください。"), code="empty")
+    statuses = [Registration.Status.CONFIRMED]
+    if include_waitlisted:
+        statuses.append(Registration.Status.WAITLISTED)
+    with transaction.atomic():
+        registrations = training.registrations.filter(status__in=statuses).select_related("contact")
+        count = 0
+        for registration in registrations:
+            _notify(registration, Notice.Kind.MESSAGE, subject=subject[:200], body=body)
+            count += 1
+        audit(
+            by, "training_mailed", training, f"研修会「{training.title}」の申込者 {count} 名へ連絡"
+        )
+    return count
+
+
+def mark_attendance(
+    registrations: Iterable[Registration], *, attendance: str, by: User | None = None
+) -> int:
+    if attendance not in Registration.Attendance.values:
+        raise ValidationError(_("出欠の値が正しくありません。"), code="attendance")
+    ids = [r.pk for r in registrations]
+    with transaction.atomic():
+        count = Registration.objects.filter(
+            pk__in=ids, status=Registration.Status.CONFIRMED
+        ).update(attendance=attendance)
+        for registration in Registration.objects.filter(pk__in=ids).select_related("training"):
+            audit(
+                by,
+                "attendance_marked",
+                registration,
+                f"{registration.training.title}: 出欠を「{Registration.Attendance(attendance).label}」に",
+            )
+    return count
+
+
+# 52 weeks keeps the weekday, which is what a yearly training keeps.
+A_YEAR_ON = dt.timedelta(weeks=52)
+
+
+def duplicate_training(training: Training, *, by: User | None = None) -> Training:
+    """A draft copy for the next 年度, a year later on the same weekday, with its programme."""
+    with transaction.atomic():
+        copy = Training.objects.get(pk=training.pk)
+        copy.pk = None
+        copy.nendo = training.nendo + 1
+        copy.status = Training.Status.DRAFT
+        copy.starts_at = training.starts_at + A_YEAR_ON
+        copy.ends_at = training.ends_at + A_YEAR_ON
+        copy.opens_at = training.opens_at and training.opens_at + A_YEAR_ON
+        copy.closes_at = training.closes_at and training.closes_at + A_YEAR_ON
+        copy.others_from = training.others_from and training.others_from + A_YEAR_ON
+        copy.online_url = ""
+        copy.save()
+        TrainingSession.objects.bulk_create(
+            TrainingSession(
+                training=copy,
+                starts_at=s.starts_at + A_YEAR_ON,
+                ends_at=s.ends_at + A_YEAR_ON,
+                title=s.title,
+                speaker=s.speaker,
+            )
+            for s in training.sessions.all()
+        )
+        audit(by, "training_duplicated", copy, f"研修会「{training.title}」を翌年度に複製")
+    return copy
+
+
+# --- periodic work ---------------------------------------------------------------------------
+
+
+def queue_due_reminders(*, now: dt.datetime | None = None) -> int:
+    """Owe a reminder to each confirmed registrant of a training that starts in the next
+    `reminder_days` days, but not on the day itself. A registration is claimed with a
+    conditional UPDATE, so beat running twice (or on two machines) sends one reminder."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    tomorrow = timezone.make_aware(dt.datetime.combine(today + dt.timedelta(days=1), dt.time()))
+    horizon = tomorrow + dt.timedelta(days=31)
+    trainings = Training.objects.filter(
+        status__in=[Training.Status.PUBLISHED, Training.Status.CLOSED],
+        starts_at__gte=tomorrow,
+        starts_at__lt=horizon,
+        reminder_days__gt=0,
+    )
+    queued = 0
+    for training in trainings:
+        start_day = timezone.localdate(training.starts_at)
+        if (start_day - today).days > training.reminder_days:
+            continue
+        candidates = training.registrations.confirmed().filter(reminder_sent_at__isnull=True)
+        for registration in candidates.select_related("contact"):
+            with transaction.atomic():
+                claimed = Registration.objects.filter(
+                    pk=registration.pk,
+                    status=Registration.Status.CONFIRMED,
+                    reminder_sent_at__isnull=True,
+                ).update(reminder_sent_at=now)
+                if claimed:
+                    _notify(registration, Notice.Kind.REMINDER)
+                    queued += 1
+    return queued
+
+
+def close_due_trainings(*, now: dt.datetime | None = None) -> int:
+    """Published trainings past their deadline close; trainings that have ended finish."""
+    now = now or timezone.now()
+    changed = Training.objects.filter(
+        status__in=[Training.Status.PUBLISHED, Training.Status.CLOSED], ends_at__lt=now
+    ).update(status=Training.Status.FINISHED, updated_at=now)
+    for training in Training.objects.filter(status=Training.Status.PUBLISHED):
+        if now >= training.registration_closes_at:
+            changed += Training.objects.filter(
+                pk=training.pk, status=Training.Status.PUBLISHED
+            ).update(status=Training.Status.CLOSED, updated_at=now)
+    return changed
+
+
+def deliver_notice(notice_id: int) -> bool:
+    """Send one notice, once. False when it was already sent (or is being sent)."""
+    from . import emails
+
+    claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
+        status=Notice.Status.SENDING
+    )
+    if not claimed:
+        return False
+    notice = Notice.objects.select_related(
+        "contact__member__local_government__prefecture",
+        "registration__training__block",
+        "registration__contact",
+    ).get(pk=notice_id)
+    try:
+        emails.send_notice(notice)
+    except Exception as exc:
+        Notice.objects.filter(pk=notice_id).update(
+            status=Notice.Status.PENDING, error=str(exc)[:300]
+        )
+        raise
+    Notice.objects.filter(pk=notice_id).update(
+        status=Notice.Status.SENT, sent_at=timezone.now(), error=""
+    )
+    return True
