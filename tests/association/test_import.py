@@ -326,3 +326,24 @@ def test_an_imported_contact_gets_a_login_through_the_service(edogawa):
     user = Contact.objects.get().user
     assert user is not None and user.is_active and not user.has_usable_password()
     assert Member.objects.get().contacts.count() == 1
+
+
+def test_it_refuses_a_value_longer_than_the_register_holds(edogawa):
+    long_title = "主任" * 31
+
+    plan = importing.import_contacts(
+        csv_file(HEADER, f"131237,佐藤 美咲,,,{long_title},a@example.jp,,")
+    )
+
+    assert errors(plan) == ["2行目「役職」: 60文字以内で入力してください（62文字あります）。"]
+
+
+def test_it_reads_excels_unicode_text_with_tabs(edogawa):
+    data = "団体コード\t氏名\tメールアドレス\r\n131237\t佐藤 美咲\talice@example.jp\r\n".encode(
+        "utf-16"
+    )
+
+    plan = importing.import_contacts(data, filename="担当者.txt")
+
+    assert plan.applied, errors(plan)
+    assert Contact.objects.get().name == "佐藤 美咲"
