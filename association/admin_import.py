@@ -1,4 +1,4 @@
-"""The admin's contact import: upload, a dry-run preview, then a confirm step that imports
+"""The admin's contact import and export. Import: upload, a dry-run preview, then a confirm step that imports
 exactly what was previewed.
 
 The uploaded file is kept under settings.VAR_DIR/contact-imports/ and named in a signed token
@@ -22,11 +22,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import importing
+from . import exporting, importing
 from .models import Contact, User
 
 PERMISSIONS = ("association.add_contact", "association.change_contact")
@@ -64,8 +66,12 @@ def import_urls(model_admin: admin.ModelAdmin[Contact]) -> list[URLPattern]:
     def confirm(request: HttpRequest) -> HttpResponse:
         return confirm_view(request, model_admin)
 
+    def export(request: HttpRequest) -> HttpResponse:
+        return export_view(request)
+
     return [
         path("import/", wrap(upload), name="association_contact_import"),
+        path("export/", wrap(export), name="association_contact_export"),
         path(
             "import/confirm/",
             wrap(require_POST(confirm)),
@@ -184,3 +190,28 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
     return _render(
         request, model_admin, form=ImportForm(), plan=plan, token=token, filename=ticket["name"]
     )
+
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def export_view(request: HttpRequest) -> HttpResponse:
+    """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all."""
+    if not request.user.has_perm("association.view_contact"):
+        raise PermissionDenied
+    contacts = exporting.export_queryset(include_inactive=request.GET.get("inactive") == "1")
+    if request.GET.get("format") == "csv":
+        data, content_type, suffix = (
+            exporting.export_csv(contacts),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    else:
+        data, content_type, suffix = exporting.export_xlsx(contacts), XLSX_TYPE, "xlsx"
+    response = HttpResponse(data, content_type=content_type)
+    filename = _("担当者一覧_%(date)s.%(suffix)s") % {
+        "date": timezone.localdate().strftime("%Y%m%d"),
+        "suffix": suffix,
+    }
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response

@@ -121,6 +121,28 @@ class RowPlan:
         role = self.values.get("role") or (self.contact.role if self.contact else "")
         return str(Contact.Role(role).label) if role else str(Contact.Role.STAFF.label)
 
+    def cells(self) -> list[dict[str, Any]]:
+        """The row as the preview table shows it: each column's new value, and for a changed
+        one the value it replaces."""
+        result = []
+        for name in FIELDS[1:]:
+            value = self.values.get(name)
+            old = getattr(self.contact, name) if self.contact is not None else None
+            if name == "role":
+                value = self.role_label
+                old = str(Contact.Role(old).label) if old else None
+            elif value is None:
+                value = old or ""
+            result.append(
+                {
+                    "name": name,
+                    "value": value,
+                    "changed": name in self.changed,
+                    "old": old if name in self.changed else None,
+                }
+            )
+        return result
+
     def describe(self) -> str:
         """One line for the command's dry run."""
         text = _("%(row)d行目 %(action)s: %(member)s %(name)s <%(email)s>") % {

@@ -92,6 +92,8 @@ def test_the_secretariat_previews_then_imports_exactly_what_was_previewed(
     assert preview.status_code == 200
     assert "新規 1件、更新 1件、変更なし 0件" in html
     assert '<tr class="import-update">' in html and '<tr class="import-create">' in html
+    # The changed cell shows the new title over the old (empty) one.
+    assert '<td class="import-changed">課長<br><del class="help">（空欄）</del></td>' in html
     assert "sho@city.edogawa.example.jp" in html
     assert not Contact.objects.filter(email="sho@city.edogawa.example.jp").exists()
     stored = list((settings.VAR_DIR / "contact-imports").iterdir())
@@ -179,3 +181,29 @@ def test_it_refuses_a_file_that_is_not_a_spreadsheet(client, secretariat):
 
     assert response.status_code == 200
     assert "Excel（.xlsx）または CSV ファイルを選んでください。" in response.content.decode()
+
+
+def test_the_secretariat_downloads_the_export_and_it_imports_back_unchanged(
+    client, secretariat, alice, charlie
+):
+    client.force_login(secretariat)
+    changelist = client.get("/admin/association/contact/").content.decode()
+    assert 'href="/admin/association/contact/export/?format=xlsx"' in changelist
+
+    response = client.get("/admin/association/contact/export/?format=xlsx")
+
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    assert "attachment" in response["Content-Disposition"]
+    preview = client.post(
+        IMPORT_URL, {"file": SimpleUploadedFile("担当者一覧.xlsx", response.content)}
+    )
+    assert "新規 0件、更新 0件、変更なし 2件" in preview.content.decode()
+    csv_response = client.get("/admin/association/contact/export/?format=csv")
+    assert csv_response.content.startswith(b"\xef\xbb\xbf\xe5\x9b\xa3")  # BOM, then 団
+
+
+def test_a_staff_user_without_the_view_permission_cannot_export(client, db, alice):
+    client.force_login(staff_user("add_contact"))
+
+    assert client.get("/admin/association/contact/export/").status_code == 403
