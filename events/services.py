@@ -90,7 +90,9 @@ def _notify(
 
 
 def _lock(training: Training) -> Training:
-    return Training.objects.select_for_update().select_related("block").get(pk=training.pk)
+    return (
+        Training.objects.select_for_update(of=("self",)).select_related("block").get(pk=training.pk)
+    )
 
 
 def _fill_seats(training: Training, now: dt.datetime) -> list[Registration]:

@@ -55,15 +55,30 @@ def _act(job: tuple[str, int, int, float, float]) -> tuple[str, int, str]:
         return (action, target_id, f"error:{type(exc).__name__}:{exc}")
 
 
-def run_at_once(
-    jobs: Iterable[tuple[str, int, int]], *, processes: int = 16, jitter: float = 0.02
-) -> list[tuple[str, int, str]]:
-    """Run (action, training_id, target_id) jobs from PROCESSES processes, all starting together
-    once every process is up, each after a random delay of up to JITTER seconds."""
-    ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(processes, initializer=_init, initargs=(child_env(),)) as pool:
-        # Warm every child (Django set up, connection open) before the common start.
-        pool.map(time.sleep, [0.2] * processes)
-        start_at = time.time() + 0.5
+class Crowd:
+    """PROCESSES spawned processes that act together: `run()` starts every job at one moment
+    (after a random delay of up to JITTER seconds each) and returns the results in job order."""
+
+    def __init__(self, processes: int = 16) -> None:
+        self.processes = processes
+        ctx = multiprocessing.get_context("spawn")
+        self.pool = ctx.Pool(processes, initializer=_init, initargs=(child_env(),))
+        # Wait until every child has set Django up.
+        self.pool.map(time.sleep, [0.05] * processes, chunksize=1)
+
+    def run(
+        self, jobs: Iterable[tuple[str, int, int]], *, jitter: float = 0.02
+    ) -> list[tuple[str, int, str]]:
+        start_at = time.time() + 0.3
         work: list[Any] = [(a, t, x, start_at, jitter) for a, t, x in jobs]
-        return pool.map(_act, work, chunksize=1)
+        return self.pool.map(_act, work, chunksize=1)
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
+
+    def __enter__(self) -> Crowd:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
