@@ -25,7 +25,6 @@ setup: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
 
 run: setup
-	@$(BIN)/python manage.py demo_banner --url http://$(HOST):$(PORT)/
 	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/honcho -f Procfile.dev start
 
 chromium:
