@@ -226,6 +226,28 @@ ANYMAIL = {
     for key in os.environ
     if key.startswith("ANYMAIL_") and key.endswith("_FILE")
 }
+if "," in str(ANYMAIL.get("WEBHOOK_SECRET", "")):
+    # Rotating webhook credentials: "user:new,user:old" accepts both until the old one goes.
+    ANYMAIL["WEBHOOK_SECRET"] = envlist("ANYMAIL_WEBHOOK_SECRET")  # type: ignore[assignment]
+ANYMAIL.setdefault("BREVO_API_URL", envget("BREVO_API_URL", "https://api.brevo.com/v3/"))
+
+# Bulletins (mailing app). The pipeline keeps its truth in Delivery rows; these tune it.
+MAILING_EMAIL_BACKEND = envget("MAILING_EMAIL_BACKEND")  # defaults to EMAIL_BACKEND
+MAILING_RATE_PER_SECOND = envint("MAILING_RATE_PER_SECOND", "0")  # per provider; 0 = no limit
+MAILING_PROVIDER_KEY = envget("MAILING_PROVIDER_KEY")
+MAILING_CHUNK_SIZE = envint("MAILING_CHUNK_SIZE", "100")
+MAILING_BATCH_SIZE = envint("MAILING_BATCH_SIZE", "0")  # 0 = the provider's own limit
+MAILING_SENDERS = envint("MAILING_SENDERS", "4")  # parallel send tasks per bulletin
+MAILING_MAX_ATTEMPTS = envint("MAILING_MAX_ATTEMPTS", "6")
+MAILING_RETRY_SECONDS = envint("MAILING_RETRY_SECONDS", "60")  # first backoff, then doubled
+MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a silent claim is released
+MAILING_STALL_SECONDS = envint("MAILING_STALL_SECONDS", "30")
+MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "15")
+MAILING_UNSUBSCRIBE_TOKEN_DAYS = envint("MAILING_UNSUBSCRIBE_TOKEN_DAYS", "400")
+MAILING_UNSUBSCRIBE_MAILTO = envget("MAILING_UNSUBSCRIBE_MAILTO")
+MAILING_SECRETARIAT_EMAIL = envget("MAILING_SECRETARIAT_EMAIL")
+MAILING_MESSAGE_ID_DOMAIN = envget("MAILING_MESSAGE_ID_DOMAIN")
+MAILING_LIST_ID_DOMAIN = envget("MAILING_LIST_ID_DOMAIN")
 
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
@@ -250,6 +272,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # A test copy of a bulletin is for the person waiting at the compose screen.
+    "mailing.send_test_bulletin": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
@@ -262,6 +286,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
+    "mailing-sweep-deliveries": {
+        "task": "mailing.sweep_deliveries",
+        "schedule": float(MAILING_SWEEP_SECONDS),
+    },
+    "mailing-start-due-bulletins": {"task": "mailing.start_due_bulletins", "schedule": 30.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

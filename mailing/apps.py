@@ -5,3 +5,15 @@ from django.utils.translation import gettext_lazy as _
 class MailingConfig(AppConfig):
     name = "mailing"
     verbose_name = _("メール配信")
+
+    def ready(self) -> None:
+        from anymail.signals import tracking
+
+        from association.signals import contact_handed_over
+
+        from . import handlers, webhooks
+
+        contact_handed_over.connect(
+            handlers.move_subscriptions_on_handover, dispatch_uid="mailing.handover"
+        )
+        tracking.connect(webhooks.handle_tracking_event, dispatch_uid="mailing.tracking")

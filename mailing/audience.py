@@ -1,0 +1,92 @@
+"""Who a list reaches, evaluated live against the registry (see MailingList's docstring)."""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from association.models import Agreement, Contact, Member
+
+from .models import MailingList, Subscription, Suppression
+
+
+def rule_members(mailing_list: MailingList) -> QuerySet[Member]:
+    """Active members matched by the list's rule (ignoring hand-added contacts)."""
+    selectors = Q(pk__in=[])
+    if mailing_list.all_members:
+        selectors = Q()
+    else:
+        block_ids = list(mailing_list.blocks.values_list("pk", flat=True))
+        if block_ids:
+            selectors |= Q(block_override_id__in=block_ids) | Q(
+                block_override__isnull=True, local_government__prefecture__block_id__in=block_ids
+            )
+        prefecture_codes = list(mailing_list.prefectures.values_list("pk", flat=True))
+        if prefecture_codes:
+            selectors |= Q(local_government__prefecture_id__in=prefecture_codes)
+        if mailing_list.partners:
+            selectors |= Q(
+                Exists(
+                    Agreement.objects.filter(local_government_id=OuterRef("local_government_id"))
+                )
+            )
+    members = Member.objects.active().filter(selectors)
+    if mailing_list.member_kinds:
+        members = members.filter(kind__in=mailing_list.member_kinds)
+    return members
+
+
+def _rule_q(mailing_list: MailingList) -> Q:
+    q = Q(member__in=rule_members(mailing_list))
+    if mailing_list.contact_roles:
+        q &= Q(role__in=mailing_list.contact_roles)
+    return q
+
+
+def _added_q(mailing_list: MailingList) -> Q:
+    return Q(
+        Exists(
+            Subscription.objects.filter(
+                mailing_list=mailing_list,
+                contact_id=OuterRef("pk"),
+                status=Subscription.Status.ADDED,
+            )
+        )
+    )
+
+
+def candidates(mailing_list: MailingList) -> QuerySet[Contact]:
+    """Active contacts of active members that the rule or a hand-added membership covers,
+    annotated with `opted_out` and `suppressed` (both still included, for the snapshot)."""
+    return (
+        Contact.objects.active()
+        .filter(member__status=Member.Status.ACTIVE)
+        .filter(_rule_q(mailing_list) | _added_q(mailing_list))
+        .annotate(
+            opted_out=Exists(
+                Subscription.objects.filter(
+                    mailing_list=mailing_list,
+                    contact_id=OuterRef("pk"),
+                    status=Subscription.Status.OPTED_OUT,
+                )
+            ),
+            suppressed=Exists(Suppression.objects.filter(email=OuterRef("email"))),
+        )
+    )
+
+
+def recipients(mailing_list: MailingList) -> QuerySet[Contact]:
+    """The contacts a bulletin sent now would reach."""
+    return candidates(mailing_list).exclude(Q(opted_out=True) | Q(suppressed=True))
+
+
+def covers_by_rule(mailing_list: MailingList, contact: Contact) -> bool:
+    return (
+        Contact.objects.active()
+        .filter(pk=contact.pk, member__status=Member.Status.ACTIVE)
+        .filter(_rule_q(mailing_list))
+        .exists()
+    )
+
+
+def is_recipient(mailing_list: MailingList, contact: Contact) -> bool:
+    return recipients(mailing_list).filter(pk=contact.pk).exists()

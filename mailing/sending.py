@@ -1,0 +1,461 @@
+"""Building bulletin messages and handing them to the mail transport.
+
+`Composer` renders a bulletin's templates once; each recipient then costs one substitution.
+A `Transport` sends a list of recipients over one connection and returns one `Outcome` per
+recipient, never raising for a single recipient's trouble: SMTP (or any Django backend) sends
+one message per recipient; an anymail provider with a batch API sends batches with
+per-recipient merge data and headers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import html
+import logging
+import smtplib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.header import Header
+from typing import Any, Literal
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+
+from association.models import Contact
+
+from .models import Bulletin, Delivery, MailingList
+from .rendering import compile_body, substitute
+from .tokens import make_unsubscribe_token, preferences_url, unsubscribe_mailto, unsubscribe_url
+
+logger = logging.getLogger(__name__)
+
+# Recipients per API call for providers whose batch API takes per-recipient merge data and
+# headers through anymail (merge_data + merge_headers).
+BATCH_LIMITS = {"Brevo": 1000}
+# Placeholder -> merge field name in a provider's template language.
+MERGE_KEYS = {
+    "宛名": "atena",
+    "団体名": "org",
+    "氏名": "name",
+    "所属": "dept",
+    "メールアドレス": "email",
+    "リスト名": "list",
+    "配信停止URL": "unsub",
+}
+
+
+# --- recipients and their address line ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    name: str = ""
+    organisation: str = ""
+    department: str = ""
+    delivery_id: int | None = None
+
+    @classmethod
+    def of_delivery(cls, delivery: Delivery) -> Recipient:
+        return cls(
+            email=delivery.email,
+            name=delivery.recipient_name,
+            organisation=delivery.organisation,
+            department=delivery.department,
+            delivery_id=delivery.pk,
+        )
+
+    @classmethod
+    def of_contact(cls, contact: Contact) -> Recipient:
+        return cls(
+            email=contact.email,
+            name=contact.name,
+            organisation=contact.member.name,
+            department=contact.department,
+        )
+
+
+GROUP_ADDRESS = "ご担当者各位"
+
+
+def address_line(recipient: Recipient) -> str:
+    """団体名・所属・氏名 様 for a person; 団体名 御中 without a name; 各位 for nobody in
+    particular. Never two forms at once."""
+    if recipient.name:
+        lines = [recipient.organisation, recipient.department, f"{recipient.name} 様"]
+        return "\n".join(line for line in lines if line)
+    if recipient.organisation:
+        return " ".join(p for p in (recipient.organisation, recipient.department) if p) + " 御中"
+    return GROUP_ADDRESS
+
+
+def message_id_for(delivery_id: int, bulletin_id: int) -> str:
+    """Stable across retries, so a receiver can drop a resent copy, and traceable to the row."""
+    return f"<bulletin-{bulletin_id}.delivery-{delivery_id}@{message_id_domain()}>"
+
+
+def message_id_domain() -> str:
+    configured = getattr(settings, "MAILING_MESSAGE_ID_DOMAIN", "")
+    if configured:
+        return configured
+    _name, address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return address.rpartition("@")[2] or "renkei.invalid"
+
+
+def delivery_id_from_message_id(message_id: str) -> int | None:
+    value = message_id.strip().strip("<>")
+    head, _sep, _domain = value.partition("@")
+    if not head.startswith("bulletin-") or ".delivery-" not in head:
+        return None
+    try:
+        return int(head.rpartition(".delivery-")[2])
+    except ValueError:
+        return None
+
+
+# --- composing ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Composer:
+    """One bulletin's templates, rendered once with the placeholders left in."""
+
+    def __init__(self, bulletin: Bulletin, mailing_list: MailingList | None = None) -> None:
+        self.bulletin = bulletin
+        self.mailing_list = mailing_list or bulletin.mailing_list
+        ml = self.mailing_list
+        compiled = compile_body(bulletin.body)
+        context: dict[str, Any] = {
+            "site_name": settings.SITE_NAME,
+            "list_name": ml.name,
+            "reason": ml.description.strip(),
+            "prefix": ml.subject_prefix,
+            "subject": bulletin.subject,
+            "atena": "{{ 宛名 }}",
+            "email": "{{ メールアドレス }}",
+            "unsubscribe_url": "{{ 配信停止URL }}",
+            "preferences_url": preferences_url(),
+        }
+        self.subject = " ".join(render_to_string("emails/bulletin.subject.txt", context).split())
+        self.text = render_to_string("emails/bulletin.txt", context | {"body": compiled.text})
+        self.html = (
+            render_to_string(
+                "emails/bulletin.html", context | {"body_html": mark_safe(compiled.html)}
+            )
+            if ml.send_html
+            else ""
+        )
+        self.from_email = settings.DEFAULT_FROM_EMAIL
+        reply_to = bulletin.reply_to or ml.reply_to
+        self.reply_to = [reply_to] if reply_to else []
+        list_domain = getattr(settings, "MAILING_LIST_ID_DOMAIN", "") or message_id_domain()
+        # Pre-encoded so that only the phrase becomes an encoded-word, never the <id> part.
+        phrase = Header(ml.name, "utf-8").encode() if not ml.name.isascii() else f'"{ml.name}"'
+        self.list_id = f"{phrase} <{ml.slug}.{list_domain}>"
+
+    def values(self, recipient: Recipient) -> dict[str, str]:
+        if not recipient.email:
+            # The archive's copy: addressed to 各位, pointing at the preference page.
+            return {
+                "宛名": GROUP_ADDRESS,
+                "団体名": "",
+                "氏名": "",
+                "所属": "",
+                "メールアドレス": _("各宛先"),
+                "リスト名": self.mailing_list.name,
+                "配信停止URL": preferences_url(),
+                "_token": "",
+            }
+        token = make_unsubscribe_token(self.mailing_list.pk, recipient.email)
+        return {
+            "宛名": address_line(recipient),
+            "団体名": recipient.organisation,
+            "氏名": recipient.name,
+            "所属": recipient.department,
+            "メールアドレス": recipient.email,
+            "リスト名": self.mailing_list.name,
+            "配信停止URL": unsubscribe_url(token),
+            "_token": token,
+        }
+
+    def headers(self, values: dict[str, str], delivery_id: int | None) -> dict[str, str]:
+        token = values["_token"]
+        headers = {
+            "List-Id": self.list_id,
+            "List-Unsubscribe": f"<{unsubscribe_url(token)}>, <{unsubscribe_mailto(token)}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+            "Precedence": "bulk",
+        }
+        if delivery_id is not None:
+            headers["Message-ID"] = message_id_for(delivery_id, self.bulletin.pk)
+        return headers
+
+    def render(self, recipient: Recipient) -> Rendered:
+        values = self.values(recipient)
+        one_line = {k: " ".join(v.split()) for k, v in values.items()}
+        html_values = {k: html.escape(v).replace("\n", "<br>") for k, v in values.items()}
+        return Rendered(
+            subject=substitute(self.subject, one_line),
+            text=substitute(self.text, values),
+            html=substitute(self.html, html_values) if self.html else "",
+            headers=self.headers(values, recipient.delivery_id),
+        )
+
+    def message(self, recipient: Recipient, *, connection: Any = None) -> EmailMultiAlternatives:
+        rendered = self.render(recipient)
+        message = EmailMultiAlternatives(
+            subject=rendered.subject,
+            body=rendered.text,
+            from_email=self.from_email,
+            to=[recipient.email],
+            reply_to=self.reply_to,
+            headers=rendered.headers,
+            connection=connection,
+        )
+        if rendered.html:
+            message.attach_alternative(rendered.html, "text/html")
+        _tracking_off(message)
+        return message
+
+    def merge_templates(self) -> tuple[str, str, str]:
+        """Subject, text and HTML with placeholders turned into a provider's merge fields
+        (Brevo's `{{ params.x }}`); HTML fields get their own escaped values (`x_h`)."""
+        text_fields = {k: "{{ params.%s }}" % v for k, v in MERGE_KEYS.items()}  # noqa: UP031
+        html_fields = {k: "{{ params.%s_h }}" % v for k, v in MERGE_KEYS.items()}  # noqa: UP031
+        return (
+            substitute(self.subject, text_fields),
+            substitute(self.text, text_fields),
+            substitute(self.html, html_fields) if self.html else "",
+        )
+
+    def merge_data(self, values: dict[str, str]) -> dict[str, str]:
+        data = {MERGE_KEYS[k]: values[k] for k in MERGE_KEYS}
+        for key in MERGE_KEYS:
+            data[MERGE_KEYS[key] + "_h"] = html.escape(values[key]).replace("\n", "<br>")
+        return data
+
+
+def _tracking_off(message: Any) -> None:
+    """Provider open/click tracking stays off: LGWAN strips it, and it is not wanted."""
+    message.track_opens = False
+    message.track_clicks = False
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["sent", "retry", "failed"]
+    provider_message_id: str = ""
+    message_id: str = ""
+    error: str = ""
+    retry_after: float | None = None
+
+
+def _retry_after(response: Any) -> float | None:
+    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value)
+        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
+
+
+def classify_error(exc: BaseException) -> Outcome:
+    """Transient (connection, SMTP 4xx, HTTP 429/5xx) → retry; anything else → failed."""
+    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+
+    reason = f"{type(exc).__name__}: {exc}"[:1000]
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        if codes and all(400 <= code < 500 for code in codes):
+            return Outcome("retry", error=reason)
+        return Outcome("failed", error=reason)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return Outcome("retry" if 400 <= exc.smtp_code < 500 else "failed", error=reason)
+    if isinstance(exc, AnymailRecipientsRefused):
+        return Outcome("failed", error=reason)
+    if isinstance(exc, AnymailAPIError):
+        status = getattr(exc, "status_code", None)
+        if status is None or status == 429 or status >= 500:
+            return Outcome(
+                "retry", error=reason, retry_after=_retry_after(getattr(exc, "response", None))
+            )
+        return Outcome("failed", error=reason)
+    if isinstance(exc, (smtplib.SMTPException, OSError)):
+        return Outcome("retry", error=reason)
+    return Outcome("failed", error=reason)
+
+
+def _status_of(message: Any, address: str) -> Outcome | None:
+    status = getattr(message, "anymail_status", None)
+    if status is None:
+        return None
+    recipient = status.recipients.get(address)
+    if recipient is None:
+        return None
+    if recipient.status in ("rejected", "invalid"):
+        return Outcome("failed", error=f"provider: {recipient.status}")
+    if recipient.status == "failed":
+        return Outcome("retry", error="provider: failed")
+    return Outcome("sent", provider_message_id=recipient.message_id or "")
+
+
+class Transport:
+    """One message per recipient through a Django email backend (SMTP, anymail, outbox)."""
+
+    batch_size = 1
+
+    def __init__(self, backend: str | None = None) -> None:
+        self.connection = get_connection(backend, fail_silently=False)
+
+    def open(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.open()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.connection.close()
+
+    def send(self, composer: Composer, recipients: Sequence[Recipient]) -> list[Outcome]:
+        return [self.send_one(composer, recipient) for recipient in recipients]
+
+    def send_one(self, composer: Composer, recipient: Recipient) -> Outcome:
+        try:
+            message = composer.message(recipient, connection=self.connection)
+        except Exception as exc:  # one recipient's broken data must not stop the chunk
+            logger.exception("could not build the message for %s", recipient.email)
+            return Outcome("failed", error=f"build: {type(exc).__name__}: {exc}"[:1000])
+        our_id = message.extra_headers.get("Message-ID", "")
+        try:
+            sent = self.connection.send_messages([message])
+        except Exception as exc:
+            outcome = classify_error(exc)
+            if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)) or (
+                isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+            ):
+                self.close()  # the next send opens a fresh connection
+            return outcome
+        if not sent:
+            return Outcome("retry", error="the backend sent nothing")
+        status = _status_of(message, recipient.email)
+        if status is None or (status.kind == "sent" and not status.provider_message_id):
+            return Outcome("sent", provider_message_id=our_id, message_id=our_id)
+        return Outcome(
+            status.kind, status.provider_message_id, our_id, status.error, status.retry_after
+        )
+
+
+class BatchTransport(Transport):
+    """Batches through an anymail provider's batch API, with merge data and merge headers."""
+
+    def __init__(self, backend: str | None = None, *, batch_size: int) -> None:
+        super().__init__(backend)
+        self.batch_size = batch_size
+
+    def send(self, composer: Composer, recipients: Sequence[Recipient]) -> list[Outcome]:
+        from anymail.message import AnymailMessage
+
+        subject, text, html_body = composer.merge_templates()
+        merge_data: dict[str, dict[str, str]] = {}
+        merge_headers: dict[str, dict[str, str]] = {}
+        ours: dict[str, str] = {}
+        outcomes: dict[str, Outcome] = {}
+        for recipient in recipients:
+            try:
+                values = composer.values(recipient)
+                headers = composer.headers(values, recipient.delivery_id)
+                merge_data[recipient.email] = composer.merge_data(values)
+            except Exception as exc:
+                outcomes[recipient.email] = Outcome("failed", error=f"build: {exc}"[:1000])
+                continue
+            ours[recipient.email] = headers.pop("Message-ID", "")
+            merge_headers[recipient.email] = {
+                "List-Unsubscribe": headers["List-Unsubscribe"],
+                **({"Message-ID": ours[recipient.email]} if ours[recipient.email] else {}),
+            }
+        to = [r.email for r in recipients if r.email in merge_data]
+        if to:
+            message = AnymailMessage(
+                subject=subject,
+                body=text,
+                from_email=composer.from_email,
+                to=to,
+                reply_to=composer.reply_to,
+                headers={
+                    "List-Id": composer.list_id,
+                    "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                },
+                connection=self.connection,
+            )
+            if html_body:
+                message.attach_alternative(html_body, "text/html")
+            message.merge_data = merge_data
+            message.merge_headers = merge_headers
+            _tracking_off(message)
+            try:
+                message.send()
+            except Exception as exc:
+                outcome = classify_error(exc)
+                if outcome.kind == "failed" and len(to) > 1:
+                    # One bad address must not fail the batch: split and try again.
+                    half = len(to) // 2
+                    by_email = {r.email: r for r in recipients}
+                    for part in (to[:half], to[half:]):
+                        sub = self.send(composer, [by_email[e] for e in part])
+                        outcomes.update(zip(part, sub, strict=True))
+                    return [outcomes[r.email] for r in recipients]
+                for address in to:
+                    outcomes[address] = outcome
+            else:
+                for address in to:
+                    status: Outcome = _status_of(message, address) or Outcome("sent")
+                    outcomes[address] = Outcome(
+                        status.kind,
+                        status.provider_message_id or ours[address],
+                        ours[address],
+                        status.error,
+                    )
+        return [outcomes[r.email] for r in recipients]
+
+
+def mailing_backend() -> str:
+    return getattr(settings, "MAILING_EMAIL_BACKEND", "") or settings.EMAIL_BACKEND
+
+
+def open_transport() -> Transport:
+    backend = mailing_backend()
+    transport = Transport(backend)
+    esp = getattr(transport.connection, "esp_name", None)
+    if esp in BATCH_LIMITS and getattr(settings, "MAILING_BATCH_SEND", True):
+        size = getattr(settings, "MAILING_BATCH_SIZE", 0) or BATCH_LIMITS[esp]
+        transport = BatchTransport(backend, batch_size=min(size, BATCH_LIMITS[esp]))
+    transport.open()
+    return transport
+
+
+def provider_key() -> str:
+    """Whose rate limit a send counts against: one key per provider account."""
+    configured = getattr(settings, "MAILING_PROVIDER_KEY", "")
+    if configured:
+        return configured
+    backend = mailing_backend()
+    if "smtp" in backend:
+        return f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}:{settings.EMAIL_HOST_USER}"
+    return backend.rsplit(".", 2)[-2] if "." in backend else backend

@@ -1,0 +1,920 @@
+"""Every state change of mailing lists and bulletins. Each function is one transaction and
+names the act; mail and other side effects are queued on commit.
+
+For views, the admin and the portal (call these; never write mailing models directly):
+
+Lists and subscriptions
+  add_to_list(mailing_list, contact, *, by=None)         hand-add a contact outside the rule
+  remove_from_list(mailing_list, contact, *, by=None)    undo a hand-add
+  opt_out(mailing_list, contact, *, source, by=None)     the contact stops receiving the list;
+                                                         survives any later rule change
+  resubscribe(mailing_list, contact, *, source, by=None) undo an opt-out (or self-subscribe
+                                                         where mailing_list.allow_self_subscribe)
+  unsubscribe_by_token(token, *, source) -> UnsubscribeResult
+      the one-click POST and the link page (GET shows, POST acts): idempotent, honoured at once,
+      raises django.core.signing.BadSignature for a bad or expired token. The URL is
+      tokens.unsubscribe_url(token) == /mail/unsubscribe/<token>/ (route it as
+      `mailing:unsubscribe`; RFC 8058 POSTs `List-Unsubscribe=One-Click` to that same URL).
+  read_unsubscribe_request(token) -> UnsubscribeResult   what a token would do (for the GET page)
+  list_choices(contact) -> list[ListChoice]              the portal preference page; the page
+                                                         lives at /mail/preferences/
+                                                         (`mailing:preferences`)
+  suppress_address(email, *, reason, by=None, note="") / unsuppress_address(email, *, by=None)
+
+Bulletins
+  save_bulletin(bulletin_or_None, *, mailing_list, subject, body, reply_to="", by=None)
+      create or autosave; ValidationError for an unknown placeholder or once sending started
+  preview_bulletin(bulletin, *, contact=None) -> sending.Rendered (subject, text, html, headers)
+  archived_copy(bulletin) -> sending.Rendered             the archive's copy, addressed to 各位
+  send_test_bulletin(bulletin, *, to, by=None)            a test copy, marked 【テスト送信】
+  start_bulletin(bulletin, *, by=None)                    send now; twice or from two places at
+                                                          once still sends once
+  schedule_bulletin(bulletin, *, at, by=None) / unschedule_bulletin(bulletin, *, by=None)
+  pause_bulletin / resume_bulletin / cancel_bulletin(bulletin, *, by=None)
+
+Reading
+  bulletin_progress(bulletin) -> Progress                 one query; counts per status
+  unreached_members(bulletin) -> QuerySet[Member]         members whose every address failed
+  members_without_reachable_contact() -> QuerySet[Member] every contact suppressed or none
+  audience.recipients(mailing_list) -> QuerySet[Contact]  who a send now would reach
+
+The sending pipeline (called by mailing.tasks): snapshot_audience, drain_bulletin,
+sweep_deliveries, start_due_bulletins; provider events: record_provider_event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from association.models import Contact, Member, User
+from association.services import audit, normalise_email
+
+from . import audience
+from .models import Bulletin, Delivery, MailingList, ProviderEvent, Subscription, Suppression
+from .ratelimit import RateLimiter, messages_per_second
+from .rendering import validate_placeholders
+from .sending import (
+    Composer,
+    Outcome,
+    Recipient,
+    Rendered,
+    delivery_id_from_message_id,
+    open_transport,
+    provider_key,
+)
+from .tokens import read_unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+# --- lists and subscriptions ---------------------------------------------------------------
+
+
+def _set_subscription(
+    mailing_list: MailingList,
+    contact: Contact,
+    status: str,
+    *,
+    source: str,
+    by: User | None,
+) -> Subscription:
+    subscription, created = Subscription.objects.select_for_update().get_or_create(
+        mailing_list=mailing_list,
+        contact=contact,
+        defaults={"status": status, "source": source, "changed_by": _actor(by)},
+    )
+    if not created and subscription.status != status:
+        subscription.status = status
+        subscription.source = source
+        subscription.changed_by = _actor(by)
+        subscription.save(update_fields=["status", "source", "changed_by", "updated_at"])
+    return subscription
+
+
+def _actor(by: User | None) -> User | None:
+    return by if by is not None and by.is_authenticated else None
+
+
+@transaction.atomic
+def add_to_list(mailing_list: MailingList, contact: Contact, *, by: User | None = None) -> None:
+    _set_subscription(mailing_list, contact, Subscription.Status.ADDED, source="secretariat", by=by)
+    audit(by, "list_added", contact, f"{contact}: 「{mailing_list}」に手動登録")
+
+
+@transaction.atomic
+def remove_from_list(
+    mailing_list: MailingList, contact: Contact, *, by: User | None = None
+) -> None:
+    Subscription.objects.filter(
+        mailing_list=mailing_list, contact=contact, status=Subscription.Status.ADDED
+    ).delete()
+    audit(by, "list_removed", contact, f"{contact}: 「{mailing_list}」の手動登録を解除")
+
+
+def _skip_pending(mailing_list: MailingList | None, email: str, reason: str) -> int:
+    """An opt-out or a suppression is honoured at once, also by bulletins already sending."""
+    pending = Delivery.objects.filter(email=email, status=Delivery.Status.QUEUED)
+    if mailing_list is not None:
+        pending = pending.filter(bulletin__mailing_list=mailing_list)
+    return pending.update(
+        status=Delivery.Status.SKIPPED, skip_reason=reason, updated_at=timezone.now()
+    )
+
+
+@transaction.atomic
+def opt_out(
+    mailing_list: MailingList, contact: Contact, *, source: str, by: User | None = None
+) -> None:
+    _set_subscription(mailing_list, contact, Subscription.Status.OPTED_OUT, source=source, by=by)
+    _skip_pending(mailing_list, contact.email, Delivery.SkipReason.OPTED_OUT)
+    audit(by, "list_opted_out", contact, f"{contact}: 「{mailing_list}」の配信停止")
+
+
+@transaction.atomic
+def resubscribe(
+    mailing_list: MailingList, contact: Contact, *, source: str, by: User | None = None
+) -> None:
+    if audience.covers_by_rule(mailing_list, contact):
+        Subscription.objects.filter(mailing_list=mailing_list, contact=contact).delete()
+    elif mailing_list.allow_self_subscribe or (by is not None and by.is_staff):
+        _set_subscription(mailing_list, contact, Subscription.Status.ADDED, source=source, by=by)
+    else:
+        raise ValidationError(_("このメーリングリストには登録できません。"), code="not_allowed")
+    audit(by, "list_resubscribed", contact, f"{contact}: 「{mailing_list}」の配信を再開")
+
+
+@dataclass(frozen=True)
+class UnsubscribeResult:
+    mailing_list: MailingList
+    email: str
+    contacts: list[Contact]
+    already: bool
+
+
+def read_unsubscribe_request(token: str) -> UnsubscribeResult:
+    request = read_unsubscribe_token(token)
+    mailing_list = MailingList.objects.filter(pk=request.list_id).first()
+    if mailing_list is None:
+        raise signing.BadSignature("unknown list")
+    contacts = list(Contact.objects.filter(email=request.email).select_related("member"))
+    opted = set(
+        Subscription.objects.filter(
+            mailing_list=mailing_list,
+            contact__in=contacts,
+            status=Subscription.Status.OPTED_OUT,
+        ).values_list("contact_id", flat=True)
+    )
+    return UnsubscribeResult(
+        mailing_list=mailing_list,
+        email=request.email,
+        contacts=contacts,
+        already=all(c.pk in opted for c in contacts),
+    )
+
+
+@transaction.atomic
+def unsubscribe_by_token(token: str, *, source: str = "one_click") -> UnsubscribeResult:
+    """Opt every contact with the token's address out of its list. Idempotent."""
+    result = read_unsubscribe_request(token)
+    for contact in result.contacts:
+        _set_subscription(
+            result.mailing_list, contact, Subscription.Status.OPTED_OUT, source=source, by=None
+        )
+    _skip_pending(result.mailing_list, result.email, Delivery.SkipReason.OPTED_OUT)
+    if not result.already:
+        for contact in result.contacts:
+            audit(
+                None, "list_opted_out", contact, f"{contact}: 「{result.mailing_list}」の配信停止"
+            )
+    return result
+
+
+@dataclass(frozen=True)
+class ListChoice:
+    mailing_list: MailingList
+    subscribed: bool
+    by_rule: bool
+    can_change: bool
+
+
+def list_choices(contact: Contact) -> list[ListChoice]:
+    """The lists a staff member sees on the portal preference page."""
+    statuses = dict(
+        Subscription.objects.filter(contact=contact).values_list("mailing_list_id", "status")
+    )
+    choices = []
+    for mailing_list in MailingList.objects.filter(is_active=True).prefetch_related(
+        "blocks", "prefectures"
+    ):
+        by_rule = audience.covers_by_rule(mailing_list, contact)
+        status = statuses.get(mailing_list.pk)
+        subscribed = status != Subscription.Status.OPTED_OUT and (
+            by_rule or status == Subscription.Status.ADDED
+        )
+        if by_rule or status is not None or mailing_list.allow_self_subscribe:
+            choices.append(
+                ListChoice(
+                    mailing_list=mailing_list,
+                    subscribed=subscribed,
+                    by_rule=by_rule,
+                    can_change=by_rule or mailing_list.allow_self_subscribe or subscribed,
+                )
+            )
+    return choices
+
+
+@transaction.atomic
+def suppress_address(
+    email: str, *, reason: str, by: User | None = None, note: str = ""
+) -> Suppression:
+    email = normalise_email(email)
+    suppression, created = Suppression.objects.get_or_create(
+        email=email, defaults={"reason": reason, "note": note[:300], "created_by": _actor(by)}
+    )
+    _skip_pending(None, email, Delivery.SkipReason.SUPPRESSED)
+    if created:
+        from .tasks import notify_unreachable_members_task
+
+        members = list(
+            Member.objects.filter(contacts__email=email).values_list("pk", flat=True).distinct()
+        )
+        if members:
+            notify_unreachable_members_task.delay_on_commit(members, email)
+    return suppression
+
+
+@transaction.atomic
+def unsuppress_address(email: str, *, by: User | None = None) -> None:
+    Suppression.objects.filter(email=normalise_email(email)).delete()
+
+
+def members_without_reachable_contact() -> QuerySet[Member]:
+    reachable = Contact.objects.active().filter(member=OuterRef("pk"))
+    reachable = reachable.exclude(Exists(Suppression.objects.filter(email=OuterRef("email"))))
+    return Member.objects.active().exclude(Exists(reachable)).with_registry()
+
+
+# --- bulletins: composing ------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_bulletin(
+    bulletin: Bulletin | None,
+    *,
+    mailing_list: MailingList,
+    subject: str,
+    body: str,
+    reply_to: str = "",
+    by: User | None = None,
+) -> Bulletin:
+    """Create a draft or save one (autosave calls this too)."""
+    errors: dict[str, list[ValidationError]] = {}
+    for name, value in (("subject", subject), ("body", body)):
+        try:
+            validate_placeholders(value)
+        except ValidationError as exc:
+            errors[name] = [exc]
+    if errors:
+        raise ValidationError(errors)
+    if bulletin is None:
+        return Bulletin.objects.create(
+            mailing_list=mailing_list,
+            subject=subject.strip(),
+            body=body,
+            reply_to=reply_to,
+            created_by=_actor(by),
+        )
+    bulletin = Bulletin.objects.select_for_update().get(pk=bulletin.pk)
+    if not bulletin.is_editable:
+        raise ValidationError(_("送信を始めた配信は編集できません。"), code="not_editable")
+    bulletin.mailing_list = mailing_list
+    bulletin.subject = subject.strip()
+    bulletin.body = body
+    bulletin.reply_to = reply_to
+    bulletin.save(update_fields=["mailing_list", "subject", "body", "reply_to", "updated_at"])
+    return bulletin
+
+
+def preview_bulletin(bulletin: Bulletin, *, contact: Contact | None = None) -> Rendered:
+    """The message as CONTACT (or 各位) would get it."""
+    composer = Composer(bulletin)
+    if contact is None:
+        return composer.render(Recipient(email="example@example.jp"))
+    contact = Contact.objects.select_related("member__local_government__prefecture").get(
+        pk=contact.pk
+    )
+    return composer.render(Recipient.of_contact(contact))
+
+
+def archived_copy(bulletin: Bulletin) -> Rendered:
+    """What was sent, frozen at the start, addressed to 各位 (no personal data)."""
+    if bulletin.sent_text:
+        return Rendered(
+            subject=bulletin.sent_subject, text=bulletin.sent_text, html=bulletin.sent_html
+        )
+    return _group_copy(bulletin)
+
+
+def _group_copy(bulletin: Bulletin) -> Rendered:
+    rendered = Composer(bulletin).render(Recipient(email=""))
+    return Rendered(subject=rendered.subject, text=rendered.text, html=rendered.html)
+
+
+@transaction.atomic
+def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -> None:
+    from .tasks import send_test_bulletin_task
+
+    validate_placeholders(bulletin.body)
+    send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
+
+
+def send_test_message(bulletin_id: int, to: str) -> None:
+    bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
+    contact = (
+        Contact.objects.active()
+        .filter(email=to)
+        .select_related("member__local_government__prefecture")
+        .first()
+    )
+    recipient = Recipient.of_contact(contact) if contact else Recipient(email=to)
+    message = Composer(bulletin).message(recipient)
+    message.subject = _("【テスト送信】") + message.subject
+    message.send()
+
+
+# --- bulletins: starting, scheduling, pausing ----------------------------------------------
+
+
+def _lock(bulletin: Bulletin) -> Bulletin:
+    return Bulletin.objects.select_for_update().select_related("mailing_list").get(pk=bulletin.pk)
+
+
+@transaction.atomic
+def start_bulletin(bulletin: Bulletin, *, by: User | None = None) -> Bulletin:
+    """Send now. Only a draft or a scheduled bulletin starts; anything else is a no-op, so two
+    clicks, or a click and the scheduler, still send once."""
+    from .tasks import snapshot_bulletin_task
+
+    bulletin = _lock(bulletin)
+    if bulletin.status not in Bulletin.EDITABLE:
+        return bulletin
+    validate_placeholders(bulletin.subject)
+    validate_placeholders(bulletin.body)
+    now = timezone.now()
+    frozen = _group_copy(bulletin)
+    bulletin.status = Bulletin.Status.SENDING
+    bulletin.started_at = now
+    bulletin.last_activity_at = now
+    bulletin.sent_subject = frozen.subject
+    bulletin.sent_text = frozen.text
+    bulletin.sent_html = frozen.html
+    bulletin.save(
+        update_fields=[
+            "status",
+            "started_at",
+            "last_activity_at",
+            "sent_subject",
+            "sent_text",
+            "sent_html",
+            "updated_at",
+        ]
+    )
+    audit(by, "bulletin_started", bulletin, f"配信「{bulletin.subject}」の送信を開始")
+    snapshot_bulletin_task.delay_on_commit(bulletin.pk)
+    return bulletin
+
+
+@transaction.atomic
+def schedule_bulletin(bulletin: Bulletin, *, at: dt.datetime, by: User | None = None) -> Bulletin:
+    if timezone.is_naive(at):
+        raise ValueError("a schedule time must be timezone-aware")
+    bulletin = _lock(bulletin)
+    if not bulletin.is_editable:
+        raise ValidationError(_("送信を始めた配信は予約できません。"), code="not_editable")
+    validate_placeholders(bulletin.subject)
+    validate_placeholders(bulletin.body)
+    bulletin.status = Bulletin.Status.SCHEDULED
+    bulletin.scheduled_at = at
+    bulletin.save(update_fields=["status", "scheduled_at", "updated_at"])
+    audit(
+        by,
+        "bulletin_scheduled",
+        bulletin,
+        f"配信「{bulletin.subject}」を {at:%Y-%m-%d %H:%M} に予約",
+    )
+    return bulletin
+
+
+@transaction.atomic
+def unschedule_bulletin(bulletin: Bulletin, *, by: User | None = None) -> Bulletin:
+    bulletin = _lock(bulletin)
+    if bulletin.status == Bulletin.Status.SCHEDULED:
+        bulletin.status = Bulletin.Status.DRAFT
+        bulletin.save(update_fields=["status", "updated_at"])
+    return bulletin
+
+
+@transaction.atomic
+def pause_bulletin(bulletin: Bulletin, *, by: User | None = None) -> Bulletin:
+    """Workers finish the chunk in hand and claim no more."""
+    bulletin = _lock(bulletin)
+    if bulletin.status == Bulletin.Status.SENDING:
+        bulletin.status = Bulletin.Status.PAUSED
+        bulletin.save(update_fields=["status", "updated_at"])
+        audit(by, "bulletin_paused", bulletin, f"配信「{bulletin.subject}」を一時停止")
+    return bulletin
+
+
+@transaction.atomic
+def resume_bulletin(bulletin: Bulletin, *, by: User | None = None) -> Bulletin:
+    from .tasks import send_bulletin_task, snapshot_bulletin_task
+
+    bulletin = _lock(bulletin)
+    if bulletin.status != Bulletin.Status.PAUSED:
+        return bulletin
+    bulletin.status = Bulletin.Status.SENDING
+    bulletin.last_activity_at = timezone.now()
+    bulletin.save(update_fields=["status", "last_activity_at", "updated_at"])
+    audit(by, "bulletin_resumed", bulletin, f"配信「{bulletin.subject}」を再開")
+    if bulletin.snapshot_at is None:
+        snapshot_bulletin_task.delay_on_commit(bulletin.pk)
+    else:
+        for _i in range(_senders()):
+            send_bulletin_task.delay_on_commit(bulletin.pk)
+    return bulletin
+
+
+@transaction.atomic
+def cancel_bulletin(bulletin: Bulletin, *, by: User | None = None) -> Bulletin:
+    """Nothing more goes out; messages already handed to the provider stay sent."""
+    bulletin = _lock(bulletin)
+    if bulletin.status in (Bulletin.Status.SENT, Bulletin.Status.CANCELLED):
+        return bulletin
+    now = timezone.now()
+    bulletin.status = Bulletin.Status.CANCELLED
+    bulletin.finished_at = now
+    bulletin.save(update_fields=["status", "finished_at", "updated_at"])
+    bulletin.deliveries.filter(status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.CANCELLED, updated_at=now
+    )
+    audit(by, "bulletin_cancelled", bulletin, f"配信「{bulletin.subject}」を中止")
+    return bulletin
+
+
+# --- progress and reports ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Progress:
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def __getattr__(self, name: str) -> int:
+        if name in Delivery.Status.values:
+            return self.counts.get(name, 0)
+        raise AttributeError(name)
+
+    @property
+    def waiting(self) -> int:
+        return self.counts.get("queued", 0) + self.counts.get("sending", 0)
+
+    @property
+    def succeeded(self) -> int:
+        return self.counts.get("sent", 0) + self.counts.get("delivered", 0)
+
+    @property
+    def done_fraction(self) -> float:
+        return 1.0 if not self.total else 1 - self.waiting / self.total
+
+
+def bulletin_progress(bulletin: Bulletin) -> Progress:
+    rows = (
+        Delivery.objects.filter(bulletin=bulletin)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return Progress(counts={status: n for status, n in rows})
+
+
+def unreached_members(bulletin: Bulletin) -> QuerySet[Member]:
+    """Members that were in the audience but none of whose addresses got the bulletin."""
+    received = Delivery.objects.filter(
+        bulletin=bulletin,
+        member=OuterRef("pk"),
+        status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED],
+    )
+    return (
+        Member.objects.filter(pk__in=Delivery.objects.filter(bulletin=bulletin).values("member"))
+        .exclude(Exists(received))
+        .with_registry()
+    )
+
+
+# --- the sending pipeline ------------------------------------------------------------------
+
+
+def _senders() -> int:
+    return int(_setting("MAILING_SENDERS", 4))
+
+
+def _claim_timeout() -> float:
+    return float(_setting("MAILING_CLAIM_TIMEOUT", 120))
+
+
+SNAPSHOT_ORDER = ("opted_out", "suppressed", "member_id", "role", "pk")
+SNAPSHOT_FIELDS = (
+    "pk",
+    "email",
+    "name",
+    "department",
+    "member_id",
+    "member__local_government__name",
+    "member__local_government__kind",
+    "member__local_government__prefecture__name",
+    "opted_out",
+    "suppressed",
+)
+
+
+def snapshot_audience(bulletin_id: int) -> int:
+    """Expand the list's audience into one Delivery per normalised address. Safe to run twice
+    or concurrently: the unique (bulletin, email) constraint keeps the first row. Returns the
+    number of rows created."""
+    from .tasks import send_bulletin_task
+
+    bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
+    if bulletin.status not in (Bulletin.Status.SENDING, Bulletin.Status.PAUSED):
+        return 0
+    before = Delivery.objects.filter(bulletin=bulletin).count()
+    # Addresses that can receive come first, so a shared address is queued, not skipped.
+    rows = (
+        audience.candidates(bulletin.mailing_list)
+        .order_by(*SNAPSHOT_ORDER)
+        .values_list(*SNAPSHOT_FIELDS)
+    )
+    seen: set[str] = set()
+    batch: list[Delivery] = []
+    size = int(_setting("MAILING_SNAPSHOT_BATCH", 5000))
+    for (
+        pk,
+        email,
+        name,
+        dept,
+        member_id,
+        lg_name,
+        lg_kind,
+        pref_name,
+        opted,
+        suppressed,
+    ) in rows.iterator(chunk_size=size):
+        address = email.strip().lower()
+        if address in seen:
+            continue
+        seen.add(address)
+        status, reason = Delivery.Status.QUEUED, ""
+        if suppressed:
+            status, reason = Delivery.Status.SKIPPED, Delivery.SkipReason.SUPPRESSED
+        elif opted:
+            status, reason = Delivery.Status.SKIPPED, Delivery.SkipReason.OPTED_OUT
+        batch.append(
+            Delivery(
+                bulletin_id=bulletin.pk,
+                email=address,
+                contact_id=pk,
+                member_id=member_id,
+                recipient_name=name,
+                organisation=lg_name if lg_kind == "prefecture" else f"{pref_name}{lg_name}",
+                department=dept,
+                status=status,
+                skip_reason=reason,
+            )
+        )
+        if len(batch) >= size:
+            _insert(batch)
+            batch = []
+    _insert(batch)
+    with transaction.atomic():
+        Bulletin.objects.filter(pk=bulletin.pk, snapshot_at__isnull=True).update(
+            snapshot_at=timezone.now()
+        )
+        for _i in range(_senders()):
+            send_bulletin_task.delay_on_commit(bulletin.pk)
+    return Delivery.objects.filter(bulletin=bulletin).count() - before
+
+
+def _insert(batch: list[Delivery]) -> None:
+    if batch:
+        with transaction.atomic():
+            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+def claim_deliveries(bulletin_id: int, *, limit: int) -> tuple[str, list[Delivery]]:
+    """Take up to LIMIT due rows for this worker in one short transaction. Rows another worker
+    holds are skipped (PostgreSQL: SKIP LOCKED; SQLite: the immediate transaction's lock)."""
+    token = uuid.uuid4().hex
+    now = timezone.now()
+    with transaction.atomic():
+        if not Bulletin.objects.filter(pk=bulletin_id, status=Bulletin.Status.SENDING).exists():
+            return token, []
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(bulletin_id=bulletin_id, status=Delivery.Status.QUEUED)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return token, []
+        Delivery.objects.filter(pk__in=ids, status=Delivery.Status.QUEUED).update(
+            status=Delivery.Status.SENDING,
+            claim_token=token,
+            claimed_at=now,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    rows = list(
+        Delivery.objects.filter(
+            bulletin_id=bulletin_id, status=Delivery.Status.SENDING, claim_token=token
+        ).order_by("pk")
+    )
+    return token, rows
+
+
+def _record(token: str, delivery: Delivery, outcome: Outcome) -> None:
+    now = timezone.now()
+    mine = Delivery.objects.filter(
+        pk=delivery.pk, claim_token=token, status=Delivery.Status.SENDING
+    )
+    if outcome.kind == "sent":
+        mine.update(
+            status=Delivery.Status.SENT,
+            sent_at=now,
+            message_id=outcome.message_id,
+            provider_message_id=outcome.provider_message_id,
+            claim_token="",
+            error="",
+            updated_at=now,
+        )
+    elif outcome.kind == "retry" and delivery.attempts < int(_setting("MAILING_MAX_ATTEMPTS", 6)):
+        base = float(_setting("MAILING_RETRY_SECONDS", 60))
+        delay = max(outcome.retry_after or 0.0, base * 2 ** (delivery.attempts - 1))
+        mine.update(
+            status=Delivery.Status.QUEUED,
+            next_attempt_at=now + dt.timedelta(seconds=min(delay, 6 * 3600)),
+            claim_token="",
+            error=outcome.error,
+            updated_at=now,
+        )
+    else:
+        error = outcome.error
+        if outcome.kind == "retry":
+            error = _("%(n)d回試みて送れませんでした: %(error)s") % {
+                "n": delivery.attempts,
+                "error": outcome.error,
+            }
+        mine.update(status=Delivery.Status.FAILED, claim_token="", error=error, updated_at=now)
+
+
+def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
+    """Claim and send chunks until nothing is due or the time budget is spent. Returns True if
+    it stopped with work left (the caller queues another round)."""
+    budget = float(budget if budget is not None else _setting("MAILING_DRAIN_SECONDS", 60))
+    bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
+    if bulletin.status != Bulletin.Status.SENDING:
+        return False
+    composer = Composer(bulletin)
+    transport = open_transport()
+    limiter = RateLimiter(provider_key(), messages_per_second())
+    chunk = max(int(_setting("MAILING_CHUNK_SIZE", 100)), transport.batch_size)
+    deadline = time.monotonic() + budget
+    beat_every = _claim_timeout() / 3
+    more = False
+    try:
+        while True:
+            if time.monotonic() >= deadline:
+                more = True
+                break
+            token, rows = claim_deliveries(bulletin_id, limit=chunk)
+            if not rows:
+                break
+            last_beat = time.monotonic()
+            step = transport.batch_size
+            for start in range(0, len(rows), step):
+                part = rows[start : start + step]
+                limiter.acquire(len(part))
+                outcomes = transport.send(composer, [Recipient.of_delivery(d) for d in part])
+                for delivery, outcome in zip(part, outcomes, strict=True):
+                    _record(token, delivery, outcome)
+                if time.monotonic() - last_beat > beat_every:
+                    # Still alive: keep the sweeper off the rest of this chunk.
+                    Delivery.objects.filter(
+                        claim_token=token, status=Delivery.Status.SENDING
+                    ).update(claimed_at=timezone.now())
+                    last_beat = time.monotonic()
+            Bulletin.objects.filter(pk=bulletin_id).update(last_activity_at=timezone.now())
+    finally:
+        transport.close()
+    finish_if_done(bulletin_id)
+    return more
+
+
+def finish_if_done(bulletin_id: int) -> bool:
+    with transaction.atomic():
+        bulletin = Bulletin.objects.select_for_update().get(pk=bulletin_id)
+        if bulletin.status != Bulletin.Status.SENDING or bulletin.snapshot_at is None:
+            return False
+        if bulletin.deliveries.filter(status__in=Delivery.PENDING).exists():
+            return False
+        bulletin.status = Bulletin.Status.SENT
+        bulletin.finished_at = timezone.now()
+        bulletin.save(update_fields=["status", "finished_at", "updated_at"])
+    logger.info("bulletin %s sent", bulletin_id)
+    return True
+
+
+@dataclass
+class SweepResult:
+    released: int = 0
+    failed: int = 0
+    restarted: list[int] = field(default_factory=list)
+    finished: list[int] = field(default_factory=list)
+
+
+def sweep_deliveries() -> SweepResult:
+    """Periodic (beat): release rows whose worker died mid-chunk, restart stalled bulletins
+    (their wake-up task was lost with a worker or a broker), and close finished ones."""
+    from .tasks import send_bulletin_task, snapshot_bulletin_task
+
+    now = timezone.now()
+    stale = now - dt.timedelta(seconds=_claim_timeout())
+    max_attempts = int(_setting("MAILING_MAX_ATTEMPTS", 6))
+    result = SweepResult()
+    with transaction.atomic():
+        lost = Delivery.objects.filter(status=Delivery.Status.SENDING, claimed_at__lt=stale)
+        result.failed = lost.filter(attempts__gte=max_attempts).update(
+            status=Delivery.Status.FAILED,
+            claim_token="",
+            error=_("送信処理が応答しなくなりました（再試行の上限）。"),
+            updated_at=now,
+        )
+        result.released = lost.update(
+            status=Delivery.Status.QUEUED, claim_token="", claimed_at=None, updated_at=now
+        )
+    stall = now - dt.timedelta(seconds=float(_setting("MAILING_STALL_SECONDS", 30)))
+    for bulletin in Bulletin.objects.filter(status=Bulletin.Status.SENDING):
+        if bulletin.snapshot_at is None:
+            if bulletin.last_activity_at is None or bulletin.last_activity_at < stall:
+                Bulletin.objects.filter(pk=bulletin.pk).update(last_activity_at=now)
+                snapshot_bulletin_task.delay(bulletin.pk)
+                result.restarted.append(bulletin.pk)
+            continue
+        if finish_if_done(bulletin.pk):
+            result.finished.append(bulletin.pk)
+            continue
+        due = bulletin.deliveries.filter(status=Delivery.Status.QUEUED).filter(
+            Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+        )
+        idle = bulletin.last_activity_at is None or bulletin.last_activity_at < stall
+        if (idle or result.released) and due.exists():
+            Bulletin.objects.filter(pk=bulletin.pk).update(last_activity_at=now)
+            for _i in range(_senders()):
+                send_bulletin_task.delay(bulletin.pk)
+            result.restarted.append(bulletin.pk)
+    return result
+
+
+def start_due_bulletins() -> list[int]:
+    started = []
+    for bulletin in Bulletin.objects.due(timezone.now()).only("pk"):
+        if start_bulletin(bulletin).status == Bulletin.Status.SENDING:
+            started.append(bulletin.pk)
+    return started
+
+
+# --- provider events -----------------------------------------------------------------------
+
+EVENT_STATUS = {
+    "delivered": Delivery.Status.DELIVERED,
+    "bounced": Delivery.Status.BOUNCED,
+    "complained": Delivery.Status.COMPLAINED,
+    "rejected": Delivery.Status.FAILED,
+    "failed": Delivery.Status.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class EventInput:
+    provider: str
+    event_id: str
+    event_type: str
+    message_id: str = ""
+    recipient: str = ""
+    reject_reason: str = ""
+    description: str = ""
+    occurred_at: dt.datetime | None = None
+
+
+def _find_delivery(message_id: str, recipient: str) -> Delivery | None:
+    if not message_id:
+        return None
+    found = Delivery.objects.filter(provider_message_id=message_id)
+    if recipient:
+        found = found.filter(email=recipient.lower())
+    delivery = found.select_related("bulletin").first()
+    if delivery is None:
+        delivery_id = delivery_id_from_message_id(message_id)
+        if delivery_id is not None:
+            delivery = Delivery.objects.filter(pk=delivery_id).select_related("bulletin").first()
+    return delivery
+
+
+@transaction.atomic
+def record_provider_event(event: EventInput) -> ProviderEvent | None:
+    """Store a provider event once and move its delivery forward. Returns None for a replay."""
+    delivery = _find_delivery(event.message_id, event.recipient)
+    try:
+        with transaction.atomic():
+            stored = ProviderEvent.objects.create(
+                provider=event.provider[:40],
+                event_id=event.event_id[:200],
+                event_type=event.event_type[:40],
+                message_id=event.message_id[:200],
+                recipient=(event.recipient or "")[:254],
+                delivery=delivery,
+                reject_reason=(event.reject_reason or "")[:40],
+                description=(event.description or "")[:2000],
+                occurred_at=event.occurred_at,
+            )
+    except IntegrityError:
+        logger.info("provider event %s/%s replayed; ignored", event.provider, event.event_id)
+        return None
+    if delivery is None:
+        logger.warning(
+            "provider event %s/%s (%s) for an unknown message %r",
+            event.provider,
+            event.event_id,
+            event.event_type,
+            event.message_id,
+        )
+        return stored
+    delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+    if event.event_type == "deferred":
+        Delivery.objects.filter(pk=delivery.pk).update(soft_bounces=F("soft_bounces") + 1)
+    new_status = EVENT_STATUS.get(event.event_type)
+    if new_status and Delivery.RANK.get(new_status, 0) > Delivery.RANK.get(delivery.status, -1):
+        delivery.status = new_status
+        if event.description or event.reject_reason:
+            delivery.error = (event.description or event.reject_reason)[:1000]
+        delivery.save(update_fields=["status", "error", "updated_at"])
+    if event.event_type in ("bounced", "complained", "unsubscribed"):
+        mailing_list = delivery.bulletin.mailing_list
+        for contact in Contact.objects.filter(email=delivery.email):
+            _set_subscription(
+                mailing_list,
+                contact,
+                Subscription.Status.OPTED_OUT,
+                source=Subscription.Source.BOUNCE,
+                by=None,
+            )
+        if event.event_type != "unsubscribed":
+            reason = (
+                Suppression.Reason.HARD_BOUNCE
+                if event.event_type == "bounced"
+                else Suppression.Reason.COMPLAINT
+            )
+            suppress_address(delivery.email, reason=reason, note=event.description[:300])
+    return stored
+
+
+# --- hand-over -----------------------------------------------------------------------------
+
+
+def move_subscriptions(old: Contact, new: Contact) -> int:
+    """On 担当者変更 the successor inherits the predecessor's opt-outs and hand-added lists
+    (called inside the hand-over transaction). A list the successor already chose stays."""
+    taken = set(Subscription.objects.filter(contact=new).values_list("mailing_list_id", flat=True))
+    moving = Subscription.objects.filter(contact=old).exclude(mailing_list_id__in=taken)
+    return moving.update(
+        contact=new, source=Subscription.Source.HANDOVER, updated_at=timezone.now()
+    )

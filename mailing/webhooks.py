@@ -1,0 +1,40 @@
+"""Provider events arrive through anymail's tracking webhooks (mounted in mailing/urls.py under
+/mail/anymail/, protected by ANYMAIL["WEBHOOK_SECRET"], which may be a list while rotating).
+anymail validates and parses; this receiver stores each event once and answers fast."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from anymail.signals import AnymailTrackingEvent
+
+from .services import EventInput, record_provider_event
+
+
+def _event_id(event: AnymailTrackingEvent, esp_name: str) -> str:
+    if event.event_id:
+        return str(event.event_id)
+    # Some providers send no id: a digest of what identifies the event makes replays equal.
+    raw = "|".join(
+        str(part)
+        for part in (esp_name, event.event_type, event.message_id, event.recipient, event.timestamp)
+    )
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def handle_tracking_event(
+    sender: Any, *, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
+) -> None:
+    record_provider_event(
+        EventInput(
+            provider=esp_name,
+            event_id=_event_id(event, esp_name),
+            event_type=str(event.event_type or "unknown"),
+            message_id=str(event.message_id or ""),
+            recipient=str(event.recipient or ""),
+            reject_reason=str(event.reject_reason or ""),
+            description=str(event.description or event.mta_response or ""),
+            occurred_at=event.timestamp,
+        )
+    )

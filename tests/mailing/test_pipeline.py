@@ -1,0 +1,206 @@
+"""The sending pipeline run in-process (the worker tests run the same code in real workers)."""
+
+import datetime as dt
+
+import pytest
+from django.core import signing
+
+from association import services as registry
+from association.models import Agreement
+from mailing import audience, services
+from mailing.models import Bulletin, Delivery, Subscription
+from mailing.sending import delivery_id_from_message_id
+
+from ..conftest import lg
+
+
+def _bulletin(
+    mailing_list, body="{{ 氏名 }} 様への本文です。\n\n詳細: https://renkei.example.jp/n/1"
+):
+    return services.save_bulletin(
+        None, mailing_list=mailing_list, subject="研修会のご案内", body=body
+    )
+
+
+def _send(bulletin):
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+    while services.drain_bulletin(bulletin.pk):
+        pass
+    bulletin.refresh_from_db()
+    return bulletin
+
+
+@pytest.mark.django_db
+def test_it_reaches_every_active_contact_of_the_rule_and_not_the_others(
+    all_members_list, kanto_list, alice, bob, charlie
+):
+    osaka = registry.admit_member(lg("大阪府大阪市"), joined_on=dt.date(2012, 4, 1))
+    dave = registry.add_contact(osaka, name="中村 拓也", email="dave@city.osaka.example.jp")
+    registry.deactivate_contact(bob)
+
+    assert set(audience.recipients(all_members_list)) == {alice, charlie, dave}
+    assert set(audience.recipients(kanto_list)) == {alice, charlie}
+
+
+@pytest.mark.django_db
+def test_it_keeps_an_opt_out_when_the_rule_changes(kanto_list, all_members_list, alice, charlie):
+    services.opt_out(kanto_list, alice, source=Subscription.Source.PORTAL)
+    kanto_list.blocks.clear()
+    kanto_list.all_members = True
+    kanto_list.save()
+
+    assert set(audience.recipients(kanto_list)) == {charlie}
+    assert alice in audience.recipients(all_members_list)
+
+
+@pytest.mark.django_db
+def test_it_reaches_partner_municipalities_and_hand_added_contacts(alice, charlie):
+    from mailing.models import MailingList
+
+    partners = MailingList.objects.create(name="連携自治体", slug="partners", partners=True)
+    Agreement.objects.create(
+        local_government=alice.member.local_government, signed_on=dt.date(2022, 1, 24)
+    )
+    assert set(audience.recipients(partners)) == {alice}
+
+    services.add_to_list(partners, charlie)
+    assert set(audience.recipients(partners)) == {alice, charlie}
+
+
+@pytest.mark.django_db
+def test_it_filters_by_contact_role(all_members_list, alice, bob):
+    all_members_list.contact_roles = ["coordinator"]
+    all_members_list.save()
+
+    assert list(audience.recipients(all_members_list)) == [alice]
+
+
+@pytest.mark.django_db
+def test_it_snapshots_once_and_records_the_suppressed_and_opted_out_as_skipped(
+    all_members_list, alice, bob, charlie
+):
+    services.suppress_address(bob.email, reason="manual")
+    services.opt_out(all_members_list, charlie, source="portal")
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+
+    assert services.snapshot_audience(bulletin.pk) == 3
+    assert services.snapshot_audience(bulletin.pk) == 0
+    rows = {d.email: d for d in Delivery.objects.filter(bulletin=bulletin)}
+    assert rows[alice.email].status == Delivery.Status.QUEUED
+    assert rows[bob.email].skip_reason == Delivery.SkipReason.SUPPRESSED
+    assert rows[charlie.email].skip_reason == Delivery.SkipReason.OPTED_OUT
+
+
+@pytest.mark.django_db
+def test_it_sends_one_message_per_recipient_with_list_headers(
+    all_members_list, alice, charlie, outbox
+):
+    bulletin = _send(_bulletin(all_members_list))
+
+    assert bulletin.status == Bulletin.Status.SENT
+    assert len(outbox) == 2
+    mail = outbox.to(alice.email)[0]
+    message = mail.message
+    assert message["To"] == alice.email
+    assert mail.subject == "【市区町村会】研修会のご案内"
+    assert "<all." in message["List-Id"]
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    https, mailto = (part.strip(" <>") for part in message["List-Unsubscribe"].split(","))
+    assert https.startswith("http://localhost:8000/mail/unsubscribe/")
+    assert mailto.startswith("mailto:")
+    delivery = Delivery.objects.get(bulletin=bulletin, email=alice.email)
+    assert delivery_id_from_message_id(message["Message-ID"]) == delivery.pk
+    assert delivery.provider_message_id == message["Message-ID"]
+    assert delivery.status == Delivery.Status.SENT
+    lines = mail.text.splitlines()
+    assert lines[:3] == ["東京都江戸川区", "健康部 保健予防課", "佐藤 美咲 様"]
+    assert "佐藤 美咲 様への本文です。" in lines
+    assert "https://renkei.example.jp/n/1" in lines
+    assert https in lines
+    assert "佐藤 美咲 様" in mail.html
+    assert "charlie" not in message.as_string()
+
+
+@pytest.mark.django_db
+def test_it_addresses_a_contact_without_a_name_to_the_organisation(
+    all_members_list, edogawa, outbox
+):
+    from mailing.sending import Recipient, address_line
+
+    assert (
+        address_line(Recipient(email="x@y.jp", organisation="東京都江戸川区"))
+        == "東京都江戸川区 御中"
+    )
+    assert address_line(Recipient(email="x@y.jp")) == "ご担当者各位"
+    assert (
+        address_line(Recipient(email="x@y.jp", name="佐藤", organisation="江戸川区"))
+        == "江戸川区\n佐藤 様"
+    )
+
+
+@pytest.mark.django_db
+def test_it_starts_twice_but_sends_once(all_members_list, alice, charlie, outbox):
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+    services.snapshot_audience(bulletin.pk)
+    services.drain_bulletin(bulletin.pk)
+    services.drain_bulletin(bulletin.pk)
+
+    assert len(outbox) == 2
+
+
+@pytest.mark.django_db
+def test_it_unsubscribes_by_token_at_once_and_idempotently(
+    all_members_list, alice, charlie, outbox
+):
+    bulletin = _send(_bulletin(all_members_list))
+    header = outbox.to(alice.email)[0].message["List-Unsubscribe"]
+    token = header.split(",")[0].strip(" <>").rstrip("/").rsplit("/", 1)[1]
+
+    first = services.unsubscribe_by_token(token)
+    second = services.unsubscribe_by_token(token)
+
+    assert not first.already and second.already
+    assert alice not in audience.recipients(all_members_list)
+    assert Subscription.objects.get(contact=alice).source == "one_click"
+    with pytest.raises(signing.BadSignature):
+        services.unsubscribe_by_token(token[:-2] + "xx")
+    assert bulletin.mailing_list == first.mailing_list
+
+
+@pytest.mark.django_db
+def test_it_refuses_an_unknown_placeholder_when_saving(all_members_list):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        _bulletin(all_members_list, body="{{ user.email }}")
+
+
+@pytest.mark.django_db
+def test_it_reports_progress_and_members_that_received_nothing(all_members_list, alice, charlie):
+    services.suppress_address(charlie.email, reason="manual")
+    bulletin = _send(_bulletin(all_members_list))
+
+    progress = services.bulletin_progress(bulletin)
+    assert progress.sent == 1 and progress.skipped == 1 and progress.total == 2
+    assert progress.done_fraction == 1.0
+    assert list(services.unreached_members(bulletin)) == [charlie.member]
+
+
+@pytest.mark.django_db
+def test_it_moves_opt_outs_and_hand_added_lists_to_the_successor(
+    all_members_list, kanto_list, alice
+):
+    services.opt_out(all_members_list, alice, source="portal")
+    successor = registry.hand_over_contact(
+        alice, name="田中 翔", email="sho@city.edogawa.example.jp"
+    )
+
+    assert not Subscription.objects.filter(contact=alice).exists()
+    assert Subscription.objects.get(contact=successor).status == Subscription.Status.OPTED_OUT
+    assert successor not in audience.recipients(all_members_list)
+    assert successor in audience.recipients(kanto_list)
