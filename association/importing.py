@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
-from .codes import check_digit
+from .codes import check_digit, normalise_code
 from .models import Contact, LocalGovernment, Member, User
 
 # The importable columns, in the order the export writes them. Labels are the models' own.
@@ -333,6 +333,7 @@ class _Lookup:
 
     def __init__(self) -> None:
         self.governments: dict[str, LocalGovernment | None] = {}
+        self.found: dict[str, LocalGovernment | ValidationError] = {}
 
     def government(self, code: str) -> LocalGovernment | None:
         if code not in self.governments:
@@ -344,6 +345,18 @@ class _Lookup:
         return self.governments[code]
 
     def find(self, raw: str) -> LocalGovernment:
+        key = unicodedata.normalize("NFKC", raw).strip()
+        if key not in self.found:
+            try:
+                self.found[key] = self._find(raw)
+            except ValidationError as exc:
+                self.found[key] = exc
+        result = self.found[key]
+        if isinstance(result, ValidationError):
+            raise result
+        return result
+
+    def _find(self, raw: str) -> LocalGovernment:
         """find_local_government, plus the 6-digit code whose leading zero a spreadsheet
         dropped (011002 read as 11002), which would otherwise pass as a 5-digit code."""
         digits = unicodedata.normalize("NFKC", raw).strip()
@@ -366,8 +379,10 @@ class _Lookup:
                         "b_name": plain.full_name,
                     }
                 )
-        government = services.find_local_government(raw)
-        return self.government(government.code) or government
+        government = self.government(normalise_code(raw))
+        if government is None:
+            return services.find_local_government(raw)  # which says why not
+        return government
 
     def member(self, government: LocalGovernment) -> Member:
         member = getattr(government, "member", None)

@@ -347,3 +347,20 @@ def test_it_reads_excels_unicode_text_with_tabs(edogawa):
 
     assert plan.applied, errors(plan)
     assert Contact.objects.get().name == "佐藤 美咲"
+
+
+def test_planning_a_long_file_takes_a_few_queries_not_one_per_row(
+    alice, adachi, django_assert_max_num_queries
+):
+    lines = [
+        f"{code},担当 {i},,,,staff{i}@example.jp,,"
+        for i in range(60)
+        for code in ("131237", "131211")
+    ]
+    data = csv_file(HEADER, "131237,佐藤 美咲,,,,alice@city.edogawa.example.jp,,", *lines)
+
+    with django_assert_max_num_queries(3):
+        plan = importing.plan_import(data)
+
+    assert not plan.errors
+    assert (plan.created, plan.unchanged + plan.updated) == (120, 1)
