@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy
 from . import services
 from .codes import check_digit, normalise_code
 from .models import Contact, LocalGovernment, Member, User
+from .nendo import wareki
 
 # The importable columns, in the order the export writes them. Labels are the models' own.
 FIELDS = ("code", "name", "kana", "department", "title", "email", "phone", "role")
@@ -386,7 +387,16 @@ class _Lookup:
 
     def member(self, government: LocalGovernment) -> Member:
         member = getattr(government, "member", None)
-        if member is None or member.status != Member.Status.ACTIVE:
+        if member is not None and member.status == Member.Status.LEFT:
+            raise ValidationError(
+                _("団体コード「%(code)s」の%(name)sは退会しています（%(date)s）。")
+                % {
+                    "code": government.code,
+                    "name": government.full_name,
+                    "date": wareki(member.left_on, weekday=False) if member.left_on else "",
+                }
+            )
+        if member is None:
             raise ValidationError(
                 _("団体コード「%(code)s」の%(name)sは会員ではありません。")
                 % {"code": government.code, "name": government.full_name}

@@ -177,7 +177,7 @@ def test_it_refuses_a_municipality_that_is_not_a_member_naming_it(edogawa, adach
 
     assert errors(plan) == [
         "2行目「団体コード」: 団体コード「131032」の東京都港区は会員ではありません。",
-        "3行目「団体コード」: 団体コード「131211」の東京都足立区は会員ではありません。",
+        "3行目「団体コード」: 団体コード「131211」の東京都足立区は退会しています（令和7年3月31日）。",
     ]
     assert not Contact.objects.exists()
 
