@@ -221,7 +221,10 @@ class RegistrationQuerySet(models.QuerySet["Registration"]):
 
     def with_people(self) -> RegistrationQuerySet:
         return self.select_related(
-            "training", "contact", "member__local_government__prefecture__block"
+            "training",
+            "contact",
+            "member__local_government__prefecture__block",
+            "member__block_override",
         )
 
 

@@ -30,7 +30,7 @@ class TrainingRow:
     registrations: list[RegistrationRow] = field(default_factory=list)
 
 
-def _places(training_ids: list[int]) -> dict[int, int]:
+def waitlist_places(training_ids: list[int]) -> dict[int, int]:
     """Waiting-list place of every waitlisted registration of these trainings."""
     places: dict[int, int] = {}
     counters: dict[int, int] = defaultdict(int)
@@ -63,7 +63,7 @@ def training_rows(
         by_training[registration.training_id].append(RegistrationRow(registration))
         if registration.status == Registration.Status.WAITLISTED:
             waitlisted_ids.append(registration.training_id)
-    places = _places(sorted(set(waitlisted_ids))) if waitlisted_ids else {}
+    places = waitlist_places(sorted(set(waitlisted_ids))) if waitlisted_ids else {}
     rows = []
     for training in trainings:
         regs = by_training[training.pk]

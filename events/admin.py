@@ -1,0 +1,365 @@
+"""The secretariat's side of trainings. Every change goes through events.services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from association.models import User
+
+from . import exports, services
+from .forms import CallOffForm, MailRegistrantsForm
+from .models import Notice, Registration, Training, TrainingSession
+
+
+class TrainingSessionInline(admin.TabularInline):
+    model = TrainingSession
+    extra = 0
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+@admin.register(Training)
+class TrainingAdmin(admin.ModelAdmin):
+    list_display = [
+        "title",
+        "kind",
+        "block",
+        "nendo",
+        "starts_at",
+        "status",
+        "capacity",
+        "confirmed",
+        "waitlisted",
+        "participants",
+    ]
+    list_filter = ["status", "kind", "nendo", "block"]
+    search_fields = ["title", "venue_name"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["block"]
+    inlines = [TrainingSessionInline]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["duplicate_for_next_nendo", "export_csv", "export_xlsx"]
+    fieldsets = [
+        (None, {"fields": ["kind", "nendo", "title", "description", "block", "status"]}),
+        (
+            _("日時・会場"),
+            {"fields": ["starts_at", "ends_at", "venue_name", "venue_address", "online_url"]},
+        ),
+        (
+            _("申込み"),
+            {
+                "fields": [
+                    "capacity",
+                    "per_member_limit",
+                    "audience",
+                    "others_from",
+                    "opens_at",
+                    "closes_at",
+                    "close_working_days",
+                    "reminder_days",
+                ]
+            },
+        ),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Training]:
+        return super().get_queryset(request).with_counts()  # type: ignore[attr-defined]
+
+    @admin.display(description=_("確定"))
+    def confirmed(self, obj: Training) -> int:
+        return getattr(obj, "confirmed_count", 0)
+
+    @admin.display(description=_("キャンセル待ち"))
+    def waitlisted(self, obj: Training) -> int:
+        return getattr(obj, "waitlisted_count", 0)
+
+    @admin.display(description=_("参加者"))
+    def participants(self, obj: Training) -> str:
+        url = reverse("admin:events_registration_changelist") + f"?training__id__exact={obj.pk}"
+        return format_html('<a href="{}">{}</a>', url, _("一覧"))
+
+    def save_model(self, request: HttpRequest, obj: Training, form: Any, change: bool) -> None:
+        services.save_training(obj, changed=form.changed_data, by=_user(request))
+
+    def get_urls(self) -> list[Any]:
+        own = [
+            path(
+                "<int:pk>/participants.csv",
+                self.admin_site.admin_view(self.csv_view),
+                name="events_training_csv",
+            ),
+            path(
+                "<int:pk>/participants.xlsx",
+                self.admin_site.admin_view(self.xlsx_view),
+                name="events_training_xlsx",
+            ),
+            path(
+                "<int:pk>/summary/",
+                self.admin_site.admin_view(self.summary_view),
+                name="events_training_summary",
+            ),
+            path(
+                "<int:pk>/mail/",
+                self.admin_site.admin_view(self.mail_view),
+                name="events_training_mail",
+            ),
+            path(
+                "<int:pk>/call-off/",
+                self.admin_site.admin_view(self.call_off_view),
+                name="events_training_call_off",
+            ),
+        ]
+        return own + super().get_urls()
+
+    def _training(self, request: HttpRequest, pk: int, *, change: bool = False) -> Training:
+        training = get_object_or_404(Training.objects.select_related("block"), pk=pk)
+        allowed = (
+            self.has_change_permission(request, training)
+            if change
+            else self.has_view_permission(request, training)
+        )
+        if not allowed:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        return training
+
+    def _participants(self, trainings: Any) -> QuerySet[Registration]:
+        return (
+            Registration.objects.active()
+            .filter(training__in=trainings)
+            .with_people()
+            .order_by("training__starts_at", "training_id", "status", "member_id", "id")
+        )
+
+    def csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        training = self._training(request, pk)
+        return exports.csv_response(self._participants([training]), f"training-{pk}")
+
+    def xlsx_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        training = self._training(request, pk)
+        return exports.xlsx_response(self._participants([training]), f"training-{pk}")
+
+    @admin.action(description=_("参加者をCSVで出力"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
+        return exports.csv_response(self._participants(queryset), "participants")
+
+    @admin.action(description=_("参加者をExcelで出力"))
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
+        return exports.xlsx_response(self._participants(queryset), "participants")
+
+    @admin.action(description=_("翌年度に複製（下書き）"))
+    def duplicate_for_next_nendo(self, request: HttpRequest, queryset: QuerySet[Training]) -> None:
+        for training in queryset:
+            copy = services.duplicate_training(training, by=_user(request))
+            self.message_user(
+                request,
+                _("「%(title)s」を%(nendo)sの下書きとして複製しました。")
+                % {"title": copy.title, "nendo": copy.nendo_label},
+            )
+
+    def summary_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        training = self._training(request, pk)
+        confirmed = Q(status=Registration.Status.CONFIRMED)
+        prefecture = "member__local_government__prefecture"
+        rows = (
+            Registration.objects.active()
+            .filter(training=training)
+            .values(f"{prefecture}__block__name", f"{prefecture}__code", f"{prefecture}__name")
+            .annotate(
+                confirmed=Count("id", filter=confirmed),
+                waitlisted=Count("id", filter=Q(status=Registration.Status.WAITLISTED)),
+                attended=Count("id", filter=confirmed & Q(attendance="attended")),
+                absent=Count("id", filter=confirmed & Q(attendance="absent")),
+                members=Count("member", distinct=True),
+            )
+            .order_by(f"{prefecture}__block__sort_order", f"{prefecture}__code")
+        )
+        by_block: dict[str, dict[str, int]] = {}
+        table = []
+        for row in rows:
+            block = row[f"{prefecture}__block__name"]
+            totals = by_block.setdefault(
+                block, {"confirmed": 0, "waitlisted": 0, "attended": 0, "absent": 0}
+            )
+            for key in totals:
+                totals[key] += row[key]
+            table.append({"block": block, "prefecture": row[f"{prefecture}__name"], **row})
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": training,
+            "rows": table,
+            "blocks": by_block,
+            "title": _("申込み状況（ブロック別・都道府県別）"),
+        }
+        return render(request, "admin/events/training/summary.html", ctx)
+
+    def mail_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        training = self._training(request, pk, change=True)
+        form = MailRegistrantsForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                count = services.mail_registrants(training, by=_user(request), **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(
+                    request, _("%(count)d 名に送信を予約しました。") % {"count": count}
+                )
+                return HttpResponseRedirect(reverse("admin:events_training_change", args=[pk]))
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": training,
+            "form": form,
+            "title": _("申込者へのメール"),
+        }
+        return render(request, "admin/events/training/mail.html", ctx)
+
+    def call_off_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        training = self._training(request, pk, change=True)
+        form = CallOffForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            services.call_off_training(
+                training, by=_user(request), reason=form.cleaned_data["reason"]
+            )
+            self.message_user(
+                request, _("研修会を中止し、申込者にお知らせしました。"), messages.WARNING
+            )
+            return HttpResponseRedirect(reverse("admin:events_training_change", args=[pk]))
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": training,
+            "form": form,
+            "title": _("研修会の中止"),
+        }
+        return render(request, "admin/events/training/call_off.html", ctx)
+
+
+class BlockFilter(admin.SimpleListFilter):
+    title = _("ブロック")
+    parameter_name = "block"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        from association.models import Block
+
+        return [(str(b.pk), b.name) for b in Block.objects.all()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if not self.value():
+            return queryset
+        block_id = int(self.value() or 0)
+        return queryset.filter(
+            Q(member__block_override_id=block_id)
+            | Q(
+                member__block_override__isnull=True,
+                member__local_government__prefecture__block_id=block_id,
+            )
+        )
+
+
+@admin.register(Registration)
+class RegistrationAdmin(admin.ModelAdmin):
+    list_display = [
+        "contact_name",
+        "member_name",
+        "prefecture",
+        "training",
+        "status",
+        "attendance",
+        "created_at",
+        "reminder_sent_at",
+    ]
+    list_filter = [
+        "training",
+        "status",
+        "attendance",
+        BlockFilter,
+        "member__local_government__prefecture",
+    ]
+    search_fields = [
+        "contact__name",
+        "contact__kana",
+        "contact__email",
+        "member__local_government__name",
+    ]
+    list_select_related = [
+        "training",
+        "contact",
+        "member__local_government__prefecture__block",
+        "member__block_override",
+    ]
+    actions = ["mark_attended", "mark_absent", "export_csv", "export_xlsx"]
+    list_per_page = 200
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Registration._meta.fields]
+
+    @admin.display(description=_("氏名"), ordering="contact__kana")
+    def contact_name(self, obj: Registration) -> str:
+        return obj.contact.name
+
+    @admin.display(description=_("団体"), ordering="member__local_government_id")
+    def member_name(self, obj: Registration) -> str:
+        return obj.member.local_government.full_name
+
+    @admin.display(description=_("都道府県"))
+    def prefecture(self, obj: Registration) -> str:
+        return obj.member.local_government.prefecture.name
+
+    @admin.action(description=_("出席にする"))
+    def mark_attended(self, request: HttpRequest, queryset: QuerySet[Registration]) -> None:
+        count = services.mark_attendance(
+            queryset, attendance=Registration.Attendance.ATTENDED, by=_user(request)
+        )
+        self.message_user(request, _("%(count)d 名を出席にしました。") % {"count": count})
+
+    @admin.action(description=_("欠席にする"))
+    def mark_absent(self, request: HttpRequest, queryset: QuerySet[Registration]) -> None:
+        count = services.mark_attendance(
+            queryset, attendance=Registration.Attendance.ABSENT, by=_user(request)
+        )
+        self.message_user(request, _("%(count)d 名を欠席にしました。") % {"count": count})
+
+    @admin.action(description=_("選択した申込みをCSVで出力"))
+    def export_csv(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
+        return exports.csv_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
+
+    @admin.action(description=_("選択した申込みをExcelで出力"))
+    def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
+        return exports.xlsx_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "recipient", "status", "sent_at", "error"]
+    list_filter = ["kind", "status"]
+    list_select_related = ["contact"]
+    search_fields = ["contact__email", "contact__name"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("宛先"))
+    def recipient(self, obj: Notice) -> str:
+        return obj.contact.email
