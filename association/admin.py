@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from . import services
+from .admin_import import import_urls
 from .forms import HandOverForm
 from .models import (
     Agreement,
@@ -268,7 +269,7 @@ class ContactAdmin(admin.ModelAdmin):
                 name="association_contact_hand_over",
             )
         ]
-        return own + _import_urls(self) + super().get_urls()
+        return own + import_urls(self) + super().get_urls()
 
     def save_model(self, request: HttpRequest, obj: Contact, form: Any, change: bool) -> None:
         user = request.user if isinstance(request.user, User) else None
@@ -343,14 +344,6 @@ class ContactAdmin(admin.ModelAdmin):
             "title": _("担当者変更"),
         }
         return render(request, "admin/association/contact/hand_over.html", context)
-
-
-def _import_urls(model_admin: ContactAdmin) -> list[URLPattern]:
-    try:
-        from .admin_import import import_urls
-    except ImportError:  # the importer lands separately
-        return []
-    return import_urls(model_admin)
 
 
 @admin.register(AuditEntry)

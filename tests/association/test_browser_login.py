@@ -13,7 +13,9 @@ def test_a_staff_member_logs_in_with_a_mailed_code_and_sees_the_portal(page, ali
 
     page.wait_for_url(re.compile(r"/accounts/login/code/confirm/"))
     mail = outbox.to(alice.email)[-1]
-    code = re.search(r"確認コード：(\S+)", mail.text).group(1)
+    match = re.search(r"確認コード：(\S+)", mail.text)
+    assert match, mail.text
+    code = match.group(1)
     page.get_by_label("コード").fill(code)
     page.get_by_role("button", name="確認する").click()
 
