@@ -243,6 +243,7 @@ MAILING_RETRY_SECONDS = envint("MAILING_RETRY_SECONDS", "60")  # first backoff, 
 MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a silent claim is released
 MAILING_STALL_SECONDS = envint("MAILING_STALL_SECONDS", "30")
 MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "15")
+MAILING_SCHEDULE_SECONDS = envint("MAILING_SCHEDULE_SECONDS", "30")  # how often beat looks
 MAILING_UNSUBSCRIBE_TOKEN_DAYS = envint("MAILING_UNSUBSCRIBE_TOKEN_DAYS", "400")
 MAILING_UNSUBSCRIBE_MAILTO = envget("MAILING_UNSUBSCRIBE_MAILTO")
 MAILING_SECRETARIAT_EMAIL = envget("MAILING_SECRETARIAT_EMAIL")
@@ -291,7 +292,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "mailing.sweep_deliveries",
         "schedule": float(MAILING_SWEEP_SECONDS),
     },
-    "mailing-start-due-bulletins": {"task": "mailing.start_due_bulletins", "schedule": 30.0},
+    "mailing-start-due-bulletins": {
+        "task": "mailing.start_due_bulletins",
+        "schedule": float(MAILING_SCHEDULE_SECONDS),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -23,6 +23,14 @@ def _event_id(event: AnymailTrackingEvent, esp_name: str) -> str:
     return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+def _is_soft_bounce(event: AnymailTrackingEvent) -> bool:
+    """anymail reports some temporary failures as "bounced"; they must not suppress anyone."""
+    raw = event.esp_event if isinstance(event.esp_event, dict) else {}
+    if raw.get("event") == "soft_bounce":  # Brevo
+        return True
+    return raw.get("Type") in ("SoftBounce", "Transient", "DnsError")  # Postmark
+
+
 def handle_tracking_event(
     sender: Any, *, event: AnymailTrackingEvent, esp_name: str, **kwargs: Any
 ) -> None:
@@ -30,7 +38,9 @@ def handle_tracking_event(
         EventInput(
             provider=esp_name,
             event_id=_event_id(event, esp_name),
-            event_type=str(event.event_type or "unknown"),
+            event_type="deferred"
+            if event.event_type == "bounced" and _is_soft_bounce(event)
+            else str(event.event_type or "unknown"),
             message_id=str(event.message_id or ""),
             recipient=str(event.recipient or ""),
             reject_reason=str(event.reject_reason or ""),

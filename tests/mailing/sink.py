@@ -1,0 +1,84 @@
+"""A local SMTP sink (aiosmtpd) that counts what it accepts and can answer 4xx/5xx on RCPT.
+Used by the fault tests and by bench/send.py; it stands for the provider's SMTP server."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+MESSAGE_ID_RE = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+class SinkHandler:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.accepted: Counter[str] = Counter()  # address -> messages accepted
+        self.attempts: Counter[str] = Counter()  # address -> RCPT commands seen
+        self.message_ids: list[str] = []
+        # address -> answers to give to its next RCPT commands, in order (then "250").
+        self.scripted: dict[str, list[str]] = {}
+        # address -> an answer given every time (a permanent refusal).
+        self.always: dict[str, str] = {}
+        self.last_accepted_at = 0.0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        with self.lock:
+            self.attempts[address] += 1
+            if address in self.always:
+                return self.always[address]
+            queue = self.scripted.get(address)
+            if queue:
+                return queue.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import time
+
+        match = MESSAGE_ID_RE.search(envelope.content or b"")
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.accepted[address] += 1
+            if match:
+                self.message_ids.append(match.group(1).decode())
+            self.last_accepted_at = time.time()
+        return "250 Message accepted for delivery"
+
+    def total(self) -> int:
+        with self.lock:
+            return sum(self.accepted.values())
+
+    def duplicates(self) -> int:
+        with self.lock:
+            return sum(n - 1 for n in self.accepted.values() if n > 1)
+
+
+class Sink:
+    def __init__(self, port: int = 0) -> None:
+        self.handler = SinkHandler()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or _free_port())
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def __enter__(self) -> Sink:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
