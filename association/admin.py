@@ -133,7 +133,7 @@ class MemberAdmin(admin.ModelAdmin):
     )
     autocomplete_fields = ("local_government",)
     inlines = (ContactInline, MembershipEventInline)
-    actions = ("withdraw_selected",)
+    actions = ("withdraw_selected", "readmit_selected")
 
     @admin.display(description=gettext_lazy("団体名"), ordering="local_government__code")
     def name(self, obj: Member) -> str:
@@ -198,6 +198,15 @@ class MemberAdmin(admin.ModelAdmin):
             services.withdraw_member(member, by=user)
             done += 1
         self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
+
+    @admin.action(description=gettext_lazy("選択した退会団体を再入会にする"))
+    def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        done = 0
+        for member in queryset.filter(status=Member.Status.LEFT).select_related("local_government"):
+            services.admit_member(member.local_government, kind=member.kind, by=user)
+            done += 1
+        self.message_user(request, _("%(n)d 団体を再入会にしました。") % {"n": done})
 
 
 @admin.register(Agreement)

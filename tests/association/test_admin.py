@@ -93,3 +93,14 @@ def test_a_municipality_account_cannot_enter_the_admin(client, alice):
     response = client.get(reverse("admin:association_contact_changelist"))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_the_admin_withdraws_and_readmits_members_keeping_the_history(admin_client_, edogawa):
+    url = reverse("admin:association_member_changelist")
+    admin_client_.post(url, {"action": "withdraw_selected", "_selected_action": [edogawa.pk]})
+    edogawa.refresh_from_db()
+    assert edogawa.status == Member.Status.LEFT
+    admin_client_.post(url, {"action": "readmit_selected", "_selected_action": [edogawa.pk]})
+    edogawa.refresh_from_db()
+    assert edogawa.status == Member.Status.ACTIVE
+    assert list(edogawa.events.values_list("action", flat=True)) == ["joined", "left", "rejoined"]
