@@ -918,3 +918,31 @@ def move_subscriptions(old: Contact, new: Contact) -> int:
     return moving.update(
         contact=new, source=Subscription.Source.HANDOVER, updated_at=timezone.now()
     )
+
+
+# --- unsubscribe page: undo (added for the UI) --------------------------------------------------
+
+
+@transaction.atomic
+def resubscribe_by_token(token: str, *, source: str = "link") -> UnsubscribeResult:
+    """Undo unsubscribe_by_token from the same link: every active contact with the token's
+    address that opted out of the list gets it back (see resubscribe for who may). Raises
+    BadSignature for a bad token, ValidationError if nobody could be resubscribed."""
+    result = read_unsubscribe_request(token)
+    opted = Subscription.objects.filter(
+        mailing_list=result.mailing_list,
+        contact__in=[c for c in result.contacts if c.is_active],
+        status=Subscription.Status.OPTED_OUT,
+    ).select_related("contact")
+    refused: list[ValidationError] = []
+    done = 0
+    for subscription in opted:
+        try:
+            resubscribe(result.mailing_list, subscription.contact, source=source)
+        except ValidationError as exc:
+            refused.append(exc)
+        else:
+            done += 1
+    if refused and not done:
+        raise refused[0]
+    return read_unsubscribe_request(token)

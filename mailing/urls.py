@@ -1,5 +1,7 @@
 from django.urls import include, path
 
+from . import views
+
 app_name = "mailing"
 
 # --- core (sending pipeline) -----------------------------------------------------------------
@@ -10,6 +12,12 @@ core_urlpatterns = [
 ]
 
 # --- UI (views, unsubscribe, preferences, archive) -------------------------------------------
-ui_urlpatterns: list = []
+# The unsubscribe URL is also the RFC 8058 one-click endpoint (see mailing.tokens).
+ui_urlpatterns = [
+    path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("preferences/", views.preferences, name="preferences"),
+    path("archive/", views.archive, name="archive"),
+    path("archive/<int:pk>/", views.archive_detail, name="archive_detail"),
+]
 
 urlpatterns = core_urlpatterns + ui_urlpatterns
