@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from association.models import Contact, Member
+
+from .models import MailingList
 
 
 class PreferenceForm(forms.Form):
@@ -36,3 +41,89 @@ class ArchiveSearchForm(forms.Form):
         everything = ("", _("すべて"))
         self.fields["mailing_list"].choices = [everything, *lists]  # type: ignore[attr-defined]
         self.fields["nendo"].choices = [everything, *nendos]  # type: ignore[attr-defined]
+
+
+# --- the secretariat's screens (mailing.admin) --------------------------------------------------
+
+
+class BulletinForm(forms.Form):
+    """Compose a bulletin. With autosave=True nothing but the list is required, so that a
+    half-written draft is kept."""
+
+    mailing_list = forms.ModelChoiceField(
+        label=_("メーリングリスト"), queryset=MailingList.objects.none()
+    )
+    subject = forms.CharField(label=_("件名"), max_length=200)
+    body = forms.CharField(
+        label=_("本文（Markdown）"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 20, "cols": 80, "spellcheck": "false"}),
+    )
+    reply_to = forms.EmailField(
+        label=_("返信先"),
+        required=False,
+        help_text=_("空欄ならメーリングリストの返信先を使います。"),
+    )
+
+    def __init__(self, *args: Any, autosave: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        lists = MailingList.objects.filter(is_active=True)
+        self.fields["mailing_list"].queryset = lists  # type: ignore[attr-defined]
+        if autosave:
+            self.fields["subject"].required = False
+
+
+class ScheduleForm(forms.Form):
+    scheduled_at = forms.DateTimeField(
+        label=_("送信日時（日本時間）"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
+    def clean_scheduled_at(self) -> Any:
+        value = self.cleaned_data["scheduled_at"]
+        if value <= timezone.now():
+            raise forms.ValidationError(_("送信日時には、これから先の日時を指定してください。"))
+        return value
+
+
+class MailingListForm(forms.ModelForm):
+    member_kinds = forms.MultipleChoiceField(
+        label=_("会員種別"),
+        choices=Member.Kind.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("選ばなければすべての種別。"),
+    )
+    contact_roles = forms.MultipleChoiceField(
+        label=_("担当者の役割"),
+        choices=Contact.Role.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("選ばなければ全員。"),
+    )
+    hand_added = forms.ModelMultipleChoiceField(
+        label=_("手動で追加する担当者"),
+        queryset=Contact.objects.active(),
+        required=False,
+        help_text=_("条件に当てはまらなくても、このリストを受け取る担当者。"),
+    )
+
+    class Meta:
+        model = MailingList
+        fields = [
+            "name",
+            "slug",
+            "description",
+            "subject_prefix",
+            "reply_to",
+            "send_html",
+            "is_active",
+            "allow_self_subscribe",
+            "all_members",
+            "blocks",
+            "prefectures",
+            "partners",
+            "member_kinds",
+            "contact_roles",
+        ]
