@@ -42,15 +42,32 @@ LABELS = {
 REQUIRED = ("code", "name", "email")
 
 # Header spellings seen in real files, after _header_key() (NFKC, no spaces, lower case, no
-# required marks). Anything else, such as 団体名 or 有効 from our own export, is ignored.
+# required marks). Anything else, such as 団体名 or 有効 from our own export, is ignored. The
+# English spellings include our own export's headers when made in English (locale/en).
 HEADER_WORDS = {
-    "code": ["団体コード", "自治体コード", "地方公共団体コード", "全国地方公共団体コード", "code"],
+    "code": [
+        "団体コード",
+        "自治体コード",
+        "地方公共団体コード",
+        "全国地方公共団体コード",
+        "code",
+        "localgovernmentcode",
+    ],
     "name": ["氏名", "名前", "担当者名", "担当者氏名", "name"],
-    "kana": ["ふりがな", "フリガナ", "よみ", "ヨミ", "よみがな", "ヨミガナ", "kana"],
+    "kana": ["ふりがな", "フリガナ", "よみ", "ヨミ", "よみがな", "ヨミガナ", "kana", "furigana"],
     "department": ["所属", "部署", "所属部署", "所属課", "department"],
-    "title": ["役職", "職名", "title"],
-    "email": ["メールアドレス", "メール", "e-mail", "email", "mail", "eメール", "eメールアドレス"],
-    "phone": ["電話番号", "電話", "tel", "phone"],
+    "title": ["役職", "職名", "title", "jobtitle"],
+    "email": [
+        "メールアドレス",
+        "メール",
+        "e-mail",
+        "email",
+        "mail",
+        "eメール",
+        "eメールアドレス",
+        "emailaddress",
+    ],
+    "phone": ["電話番号", "電話", "tel", "phone", "phonenumber"],
     "role": ["役割", "role"],
 }
 HEADER_MAP = {word.lower(): key for key, words in HEADER_WORDS.items() for word in words}

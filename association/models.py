@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class User(AbstractUser):
@@ -242,7 +243,7 @@ class Contact(models.Model):
 
     class Role(models.TextChoices):
         COORDINATOR = "coordinator", _("取りまとめ担当")
-        STAFF = "staff", _("担当者")
+        STAFF = "staff", pgettext_lazy("contact role", "担当者")
 
     member = models.ForeignKey(
         Member, on_delete=models.PROTECT, related_name="contacts", verbose_name=_("会員団体")

@@ -1,14 +1,15 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from mailing import outbox
 
 from . import views
 
-admin.site.site_header = "連携 Renkei 事務局管理"
-admin.site.site_title = "Renkei 事務局"
-admin.site.index_title = "管理メニュー"
+admin.site.site_header = _("連携 Renkei 事務局管理")
+admin.site.site_title = _("Renkei 事務局")
+admin.site.index_title = _("管理メニュー")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
