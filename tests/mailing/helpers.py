@@ -88,7 +88,7 @@ class BeatProcess:
                 "WARNING",
             ],
             cwd=BASE_DIR,
-            env=child_env(**FAST, **env),
+            env=child_env(**(FAST | env)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
