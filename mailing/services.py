@@ -946,3 +946,52 @@ def resubscribe_by_token(token: str, *, source: str = "link") -> UnsubscribeResu
     if refused and not done:
         raise refused[0]
     return read_unsubscribe_request(token)
+
+
+# --- demo lists ----------------------------------------------------------------------------
+
+BLOCK_SLUGS = {
+    "北海道・東北": "hokkaido-tohoku",
+    "関東": "kanto",
+    "中部・北陸": "chubu-hokuriku",
+    "近畿": "kinki",
+    "中国・四国": "chugoku-shikoku",
+    "九州・沖縄": "kyushu-okinawa",
+}
+
+
+@transaction.atomic
+def load_demo_lists() -> list[MailingList]:
+    """全会員, one list per block and 連携自治体. Running it again changes nothing."""
+    from association.models import Block
+
+    lists = [
+        _demo_list(
+            "all-members",
+            name="全会員",
+            description="会員団体の担当者の皆様にお送りしています。",
+            all_members=True,
+        )
+    ]
+    for block in Block.objects.order_by("sort_order"):
+        mailing_list = _demo_list(
+            f"block-{BLOCK_SLUGS.get(block.name, block.pk)}",
+            name=f"{block.name}ブロック",
+            description=f"{block.name}ブロックの会員団体の担当者の皆様にお送りしています。",
+        )
+        mailing_list.blocks.set([block])
+        lists.append(mailing_list)
+    lists.append(
+        _demo_list(
+            "partners",
+            name="連携自治体",
+            description="連携自治体事業の協定を結んだ自治体の担当者の皆様にお送りしています。",
+            partners=True,
+        )
+    )
+    return lists
+
+
+def _demo_list(slug: str, **values: Any) -> MailingList:
+    mailing_list, _created = MailingList.objects.get_or_create(slug=slug, defaults=values)
+    return mailing_list

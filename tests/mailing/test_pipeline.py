@@ -204,3 +204,21 @@ def test_it_moves_opt_outs_and_hand_added_lists_to_the_successor(
     assert Subscription.objects.get(contact=successor).status == Subscription.Status.OPTED_OUT
     assert successor not in audience.recipients(all_members_list)
     assert successor in audience.recipients(kanto_list)
+
+
+@pytest.mark.django_db
+def test_it_loads_the_demo_lists_idempotently(alice, charlie):
+    import io
+
+    from django.core.management import call_command
+
+    from mailing.models import MailingList
+
+    call_command("load_demo_lists", stdout=io.StringIO())
+    call_command("load_demo_lists", stdout=io.StringIO())
+
+    names = list(MailingList.objects.order_by("pk").values_list("name", flat=True))
+    assert names[0] == "全会員" and names[-1] == "連携自治体"
+    assert "関東ブロック" in names and len(names) == 8
+    kanto = MailingList.objects.get(slug="block-kanto")
+    assert set(audience.recipients(kanto)) == {alice, charlie}
