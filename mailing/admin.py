@@ -597,7 +597,7 @@ class BulletinAdmin(admin.ModelAdmin):
                 "あなたのアカウントにメールアドレスが登録されていないため、テスト送信できません。"
             )
         services.send_test_bulletin(bulletin, to=email, by=user)
-        return messages.SUCCESS, _("%(email)s あてにテスト送信しました。") % {"email": email}
+        return messages.SUCCESS, _("テスト送信しました（宛先: %(email)s）。") % {"email": email}
 
     def _do_start(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         started = services.start_bulletin(bulletin, by=user)

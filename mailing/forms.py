@@ -57,6 +57,7 @@ class BulletinForm(forms.Form):
     body = forms.CharField(
         label=_("本文（Markdown）"),
         required=False,
+        strip=False,  # leading spaces mean something in Markdown
         widget=forms.Textarea(attrs={"rows": 20, "cols": 80, "spellcheck": "false"}),
     )
     reply_to = forms.EmailField(
@@ -71,6 +72,10 @@ class BulletinForm(forms.Form):
         self.fields["mailing_list"].queryset = lists  # type: ignore[attr-defined]
         if autosave:
             self.fields["subject"].required = False
+
+    def clean_body(self) -> str:
+        # Browsers submit a textarea with CRLF line ends; the body is stored with LF.
+        return str(self.cleaned_data["body"]).replace("\r\n", "\n")
 
 
 class ScheduleForm(forms.Form):

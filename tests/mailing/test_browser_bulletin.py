@@ -106,7 +106,8 @@ def test_the_secretariat_sends_a_bulletin_and_a_recipient_unsubscribes_by_the_ma
 
     # One recipient unsubscribes with the link printed in the plain text of her mail.
     mail = [m for m in outbox.to(DEMO_COORDINATOR_EMAIL) if "テスト送信" not in m.subject][-1]
-    assert mail.subject == "【市区町村会】全体研修会の資料について"
+    # (Django folds a long encoded Subject after "Subject:", which the parser keeps as a space.)
+    assert mail.subject.strip() == "【市区町村会】全体研修会の資料について"
     lines = mail.text.splitlines()
     link = lines[lines.index("配信を停止するには、次のページを開いてください（ログイン不要）:") + 1]
     page.goto(re.sub(r"^https?://[^/]+", "", link))
