@@ -227,7 +227,7 @@ class Composer:
         )
         if rendered.html:
             message.attach_alternative(rendered.html, "text/html")
-        _tracking_off(message)
+        _tracking_off(message, connection)
         return message
 
     def merge_templates(self) -> tuple[str, str, str]:
@@ -248,10 +248,19 @@ class Composer:
         return data
 
 
-def _tracking_off(message: Any) -> None:
+# anymail providers that take tracking flags per message. The others (Brevo, Amazon SES…) set
+# tracking in the account or configuration set, where it must be left off.
+TRACKING_FLAGS = {
+    "MailerSend", "Mailgun", "Mailjet", "Mandrill", "Postmark", "Resend", "SendGrid",
+    "SparkPost", "Unisender Go",
+}  # fmt: skip
+
+
+def _tracking_off(message: Any, connection: Any) -> None:
     """Provider open/click tracking stays off: LGWAN strips it, and it is not wanted."""
-    message.track_opens = False
-    message.track_clicks = False
+    if getattr(connection, "esp_name", None) in TRACKING_FLAGS:
+        message.track_opens = False
+        message.track_clicks = False
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -408,7 +417,7 @@ class BatchTransport(Transport):
                 message.attach_alternative(html_body, "text/html")
             message.merge_data = merge_data
             message.merge_headers = merge_headers
-            _tracking_off(message)
+            _tracking_off(message, self.connection)
             try:
                 message.send()
             except Exception as exc:
