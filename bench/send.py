@@ -286,7 +286,7 @@ def build_database(recipients: int) -> None:
         ],
         batch_size=2000,
     )
-    contacts = []
+    contacts: list[Contact] = []
     for member in Member.objects.order_by("local_government_id"):
         for i in range(per_member):
             if len(contacts) == recipients:
