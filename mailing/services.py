@@ -54,8 +54,21 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat, Lower
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -542,91 +555,114 @@ def _claim_timeout() -> float:
     return float(_setting("MAILING_CLAIM_TIMEOUT", 120))
 
 
+# Addresses that can receive come first, so that an address shared by two contacts is queued
+# (the first row wins the unique constraint), not skipped.
 SNAPSHOT_ORDER = ("opted_out", "suppressed", "member_id", "role", "pk")
-SNAPSHOT_FIELDS = (
-    "pk",
+# Delivery column -> expression over audience.candidates(); see _snapshot_select().
+SNAPSHOT_COLUMNS = (
+    "bulletin_id",
     "email",
-    "name",
-    "department",
+    "contact_id",
     "member_id",
-    "member__local_government__name",
-    "member__local_government__kind",
-    "member__local_government__prefecture__name",
-    "opted_out",
-    "suppressed",
+    "recipient_name",
+    "organisation",
+    "department",
+    "status",
+    "skip_reason",
+    "attempts",
+    "soft_bounces",
+    "claim_token",
+    "message_id",
+    "provider_message_id",
+    "error",
+    "updated_at",
 )
 
 
+def _snapshot_select(bulletin: Bulletin) -> QuerySet[Contact, tuple[Any, ...]]:
+    lg = "member__local_government__"
+    return (
+        audience.candidates(bulletin.mailing_list)
+        .annotate(
+            s_bulletin=Value(bulletin.pk),
+            s_email=Lower("email"),
+            s_contact=F("pk"),
+            s_member=F("member_id"),
+            s_name=F("name"),
+            s_org=Case(
+                When(**{f"{lg}kind": "prefecture"}, then=F(f"{lg}name")),
+                default=Concat(F(f"{lg}prefecture__name"), F(f"{lg}name")),
+                output_field=CharField(),
+            ),
+            s_dept=F("department"),
+            s_status=Case(
+                When(Q(suppressed=True) | Q(opted_out=True), then=Value(Delivery.Status.SKIPPED)),
+                default=Value(Delivery.Status.QUEUED),
+                output_field=CharField(),
+            ),
+            s_skip=Case(
+                When(suppressed=True, then=Value(Delivery.SkipReason.SUPPRESSED)),
+                When(opted_out=True, then=Value(Delivery.SkipReason.OPTED_OUT)),
+                default=Value(""),
+                output_field=CharField(),
+            ),
+            s_zero=Value(0),
+            s_zero2=Value(0),
+            s_blank=Value(""),
+            s_blank2=Value(""),
+            s_blank3=Value(""),
+            s_blank4=Value(""),
+            s_now=Value(timezone.now(), output_field=DateTimeField()),
+        )
+        .order_by(*SNAPSHOT_ORDER)
+        .values_list(
+            "s_bulletin",
+            "s_email",
+            "s_contact",
+            "s_member",
+            "s_name",
+            "s_org",
+            "s_dept",
+            "s_status",
+            "s_skip",
+            "s_zero",
+            "s_zero2",
+            "s_blank",
+            "s_blank2",
+            "s_blank3",
+            "s_blank4",
+            "s_now",
+        )
+    )
+
+
 def snapshot_audience(bulletin_id: int) -> int:
-    """Expand the list's audience into one Delivery per normalised address. Safe to run twice
-    or concurrently: the unique (bulletin, email) constraint keeps the first row. Returns the
+    """Expand the list's audience into one Delivery per normalised address, in one
+    INSERT … SELECT inside the database. Safe to run twice or concurrently: the unique
+    (bulletin, email) constraint keeps the first row and the rest are ignored. Returns the
     number of rows created."""
     from .tasks import send_bulletin_task
 
     bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
     if bulletin.status not in (Bulletin.Status.SENDING, Bulletin.Status.PAUSED):
         return 0
-    before = Delivery.objects.filter(bulletin=bulletin).count()
-    # Addresses that can receive come first, so a shared address is queued, not skipped.
-    rows = (
-        audience.candidates(bulletin.mailing_list)
-        .order_by(*SNAPSHOT_ORDER)
-        .values_list(*SNAPSHOT_FIELDS)
-    )
-    seen: set[str] = set()
-    batch: list[Delivery] = []
-    size = int(_setting("MAILING_SNAPSHOT_BATCH", 5000))
-    for (
-        pk,
-        email,
-        name,
-        dept,
-        member_id,
-        lg_name,
-        lg_kind,
-        pref_name,
-        opted,
-        suppressed,
-    ) in rows.iterator(chunk_size=size):
-        address = email.strip().lower()
-        if address in seen:
-            continue
-        seen.add(address)
-        status, reason = Delivery.Status.QUEUED, ""
-        if suppressed:
-            status, reason = Delivery.Status.SKIPPED, Delivery.SkipReason.SUPPRESSED
-        elif opted:
-            status, reason = Delivery.Status.SKIPPED, Delivery.SkipReason.OPTED_OUT
-        batch.append(
-            Delivery(
-                bulletin_id=bulletin.pk,
-                email=address,
-                contact_id=pk,
-                member_id=member_id,
-                recipient_name=name,
-                organisation=lg_name if lg_kind == "prefecture" else f"{pref_name}{lg_name}",
-                department=dept,
-                status=status,
-                skip_reason=reason,
-            )
-        )
-        if len(batch) >= size:
-            _insert(batch)
-            batch = []
-    _insert(batch)
+    select_sql, params = _snapshot_select(bulletin).query.sql_with_params()
+    table = connection.ops.quote_name(Delivery._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in SNAPSHOT_COLUMNS)
+    if connection.vendor == "sqlite":
+        sql = f"INSERT OR IGNORE INTO {table} ({columns}) {select_sql}"
+    else:
+        sql = f"INSERT INTO {table} ({columns}) {select_sql} ON CONFLICT DO NOTHING"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        created = max(cursor.rowcount, 0)
     with transaction.atomic():
         Bulletin.objects.filter(pk=bulletin.pk, snapshot_at__isnull=True).update(
             snapshot_at=timezone.now()
         )
         for _i in range(_senders()):
             send_bulletin_task.delay_on_commit(bulletin.pk)
-    return Delivery.objects.filter(bulletin=bulletin).count() - before
-
-
-def _insert(batch: list[Delivery]) -> None:
-    if batch:
-        with transaction.atomic():
-            Delivery.objects.bulk_create(batch, ignore_conflicts=True)
+    return created
 
 
 def claim_deliveries(bulletin_id: int, *, limit: int) -> tuple[str, list[Delivery]]:
@@ -696,6 +732,51 @@ def _record(token: str, delivery: Delivery, outcome: Outcome) -> None:
         mine.update(status=Delivery.Status.FAILED, claim_token="", error=error, updated_at=now)
 
 
+class _Recorder:
+    """Writes outcomes as they come: failures and retries at once, successes a few at a time
+    (one UPDATE per RECORD_EVERY messages or per half second), so a killed worker re-sends at
+    most that handful, all of them still in its claimed chunk."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self.every = int(_setting("MAILING_RECORD_EVERY", 25))
+        self.sent: list[tuple[int, Outcome]] = []
+        self.since = time.monotonic()
+
+    def add(self, delivery: Delivery, outcome: Outcome) -> None:
+        if outcome.kind != "sent":
+            _record(self.token, delivery, outcome)
+            return
+        self.sent.append((delivery.pk, outcome))
+        if len(self.sent) >= self.every or time.monotonic() - self.since > 0.5:
+            self.flush()
+
+    def flush(self) -> None:
+        self.since = time.monotonic()
+        if not self.sent:
+            return
+        now = timezone.now()
+        ids = [pk for pk, _outcome in self.sent]
+        Delivery.objects.filter(
+            pk__in=ids, claim_token=self.token, status=Delivery.Status.SENDING
+        ).update(
+            status=Delivery.Status.SENT,
+            sent_at=now,
+            message_id=Case(
+                *[When(pk=pk, then=Value(o.message_id)) for pk, o in self.sent],
+                output_field=CharField(),
+            ),
+            provider_message_id=Case(
+                *[When(pk=pk, then=Value(o.provider_message_id)) for pk, o in self.sent],
+                output_field=CharField(),
+            ),
+            claim_token="",
+            error="",
+            updated_at=now,
+        )
+        self.sent = []
+
+
 def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
     """Claim and send chunks until nothing is due or the time budget is spent. Returns True if
     it stopped with work left (the caller queues another round)."""
@@ -720,18 +801,21 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
                 break
             last_beat = time.monotonic()
             step = transport.batch_size
+            recorder = _Recorder(token)
             for start in range(0, len(rows), step):
                 part = rows[start : start + step]
                 limiter.acquire(len(part))
                 outcomes = transport.send(composer, [Recipient.of_delivery(d) for d in part])
                 for delivery, outcome in zip(part, outcomes, strict=True):
-                    _record(token, delivery, outcome)
+                    recorder.add(delivery, outcome)
                 if time.monotonic() - last_beat > beat_every:
+                    recorder.flush()
                     # Still alive: keep the sweeper off the rest of this chunk.
                     Delivery.objects.filter(
                         claim_token=token, status=Delivery.Status.SENDING
                     ).update(claimed_at=timezone.now())
                     last_beat = time.monotonic()
+            recorder.flush()
             Bulletin.objects.filter(pk=bulletin_id).update(last_activity_at=timezone.now())
     finally:
         transport.close()

@@ -222,3 +222,19 @@ def test_it_loads_the_demo_lists_idempotently(alice, charlie):
     assert "関東ブロック" in names and len(names) == 8
     kanto = MailingList.objects.get(slug="block-kanto")
     assert set(audience.recipients(kanto)) == {alice, charlie}
+
+
+@pytest.mark.django_db
+def test_it_queues_an_address_shared_by_two_contacts_once_even_if_one_opted_out(
+    all_members_list, alice, adachi
+):
+    twin = registry.add_contact(adachi, name="佐藤 美咲", email=alice.email)
+    services.opt_out(all_members_list, alice, source="portal")
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+
+    assert services.snapshot_audience(bulletin.pk) == 1
+    delivery = Delivery.objects.get(bulletin=bulletin)
+    assert delivery.status == Delivery.Status.QUEUED
+    assert delivery.contact == twin
+    assert delivery.organisation == "東京都足立区"
