@@ -287,6 +287,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # Mail owed by trainings is sent when it is written; this catches anything left behind.
+    "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.urls import reverse
 
@@ -65,8 +67,9 @@ def template_name(notice: Notice) -> str:
     return f"training_{notice.kind}"
 
 
-def send_notice(notice: Notice) -> None:
+def send_notice(notice: Notice, *, connection: Any = None) -> None:
     message = build(template_name(notice), notice_context(notice), to=notice.contact.email)
+    message.connection = connection
     if notice.kind in WITH_ICS and notice.contact_id == notice.registration.contact_id:
         message.attach("training.ics", registration_ics(notice.registration), "text/calendar")
     message.extra_headers["Auto-Submitted"] = "auto-generated"

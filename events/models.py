@@ -311,7 +311,7 @@ class Registration(models.Model):
 
 class Notice(models.Model):
     """One mail owed to one registrant. The row is created in the same transaction as the act
-    it reports, and a task sends it once: the status says whether that has happened."""
+    it reports; a task claims it (pending → sending) before sending, so it goes out once."""
 
     class Kind(models.TextChoices):
         CONFIRMED = "confirmed", _("参加確定")
@@ -344,7 +344,9 @@ class Notice(models.Model):
     subject = models.CharField(_("件名"), max_length=200, blank=True)
     body = models.TextField(_("本文"), blank=True)
     created_at = models.DateTimeField(_("作成日時"), default=timezone.now)
+    claimed_at = models.DateTimeField(_("送信開始"), null=True, blank=True)
     sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
     error = models.CharField(_("エラー"), max_length=300, blank=True)
 
     class Meta:

@@ -10,10 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterable
+from smtplib import SMTPException, SMTPRecipientsRefused
+from typing import Any
 
+from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -21,8 +26,21 @@ from association.models import Contact, User
 from association.nendo import nendo_of, wareki
 from association.services import audit
 
+from . import seats
 from .models import Notice, Registration, Training, TrainingSession
-from .tasks import promote_waiting_list_task, send_training_notice_task
+from .tasks import promote_waiting_list_task, send_training_notices_task
+
+# A refused address will not be accepted later; anything else may pass on the next try.
+PERMANENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
+    SMTPRecipientsRefused,
+    AnymailRecipientsRefused,
+)
+TRANSIENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
+    SMTPException,
+    AnymailAPIError,
+    ConnectionError,
+    TimeoutError,
+)
 
 # Changing one of these tells every registrant.
 ESSENTIAL_FIELDS = ("starts_at", "ends_at", "venue_name", "venue_address", "online_url")
@@ -85,7 +103,7 @@ def _notify(
     notice = Notice.objects.create(
         registration=registration, contact=contact or registration.contact, kind=kind, **extra
     )
-    send_training_notice_task.delay_on_commit(notice.pk)
+    transaction.on_commit(wake_notice_sender)
     return notice
 
 
@@ -138,37 +156,68 @@ def register_for_training(
     now = now or timezone.now()
     _check_actor(actor, contact)
     _check_can_register(training, contact, now)
-    with transaction.atomic():
-        training = _lock(training)
-        # The locked row may have changed since the checks above.
-        _check_can_register(training, contact, now)
-        existing = Registration.objects.active().filter(training=training, contact=contact).first()
-        if existing is not None:
-            return existing
-        counts = Registration.objects.filter(training=training).aggregate(
-            total=Count("id", filter=Q(status=Registration.Status.CONFIRMED)),
-            mine=Count(
-                "id",
-                filter=Q(status=Registration.Status.CONFIRMED, member_id=contact.member_id),
-            ),
-            waiting=Count("id", filter=Q(status=Registration.Status.WAITLISTED)),
+    by_id = by.pk if by is not None and by.is_authenticated else None
+    with seats.sqlite_writer_queue(), transaction.atomic():
+        locked = seats.lock_training(training.pk)
+        if locked is None:
+            raise Training.DoesNotExist
+        status, capacity, limit = locked
+        if status != Training.Status.PUBLISHED:
+            # Closed or cancelled since the checks above: say so as they would.
+            _check_can_register(Training.objects.get(pk=training.pk), contact, now)
+        taken = seats.take_seat(
+            training_id=training.pk,
+            contact_id=contact.pk,
+            member_id=contact.member_id,
+            capacity=capacity,
+            limit=limit,
+            by_id=by_id,
+            now=now,
         )
-        if counts["waiting"] and counts["total"] < training.capacity:
-            # A freed seat whose promotion has not run yet belongs to the waiting list.
-            promoted = _fill_seats(training, now)
-            counts["total"] += len(promoted)
-            counts["mine"] += sum(1 for r in promoted if r.member_id == contact.member_id)
-        seat = counts["total"] < training.capacity and counts["mine"] < training.per_member_limit
-        registration = Registration.objects.create(
+        if taken is None:
+            return _register_the_slow_way(training, contact=contact, by_id=by_id, now=now)
+        registration = Registration(
+            pk=taken[0],
             training=training,
             contact=contact,
             member_id=contact.member_id,
-            status=Registration.Status.CONFIRMED if seat else Registration.Status.WAITLISTED,
-            registered_by=by if by is not None and by.is_authenticated else None,
+            status=taken[1],
+            registered_by_id=by_id,
             created_at=now,
-            confirmed_at=now if seat else None,
+            confirmed_at=now if taken[1] == Registration.Status.CONFIRMED else None,
         )
-        _notify(registration, Notice.Kind.CONFIRMED if seat else Notice.Kind.WAITLISTED)
+        registration._state.adding = False
+        transaction.on_commit(wake_notice_sender)
+    return registration
+
+
+def _register_the_slow_way(
+    training: Training, *, contact: Contact, by_id: int | None, now: dt.datetime
+) -> Registration:
+    """The cases the SQL path leaves to Python: already registered, or seats free while
+    people wait. The caller holds the training lock."""
+    training = Training.objects.get(pk=training.pk)
+    existing = Registration.objects.active().filter(training=training, contact=contact).first()
+    if existing is not None:
+        return existing
+    _fill_seats(training, now)
+    counts = Registration.objects.filter(training=training).aggregate(
+        total=Count("id", filter=Q(status=Registration.Status.CONFIRMED)),
+        mine=Count(
+            "id", filter=Q(status=Registration.Status.CONFIRMED, member_id=contact.member_id)
+        ),
+    )
+    seat = counts["total"] < training.capacity and counts["mine"] < training.per_member_limit
+    registration = Registration.objects.create(
+        training=training,
+        contact=contact,
+        member_id=contact.member_id,
+        status=Registration.Status.CONFIRMED if seat else Registration.Status.WAITLISTED,
+        registered_by_id=by_id,
+        created_at=now,
+        confirmed_at=now if seat else None,
+    )
+    _notify(registration, Notice.Kind.CONFIRMED if seat else Notice.Kind.WAITLISTED)
     return registration
 
 
@@ -442,12 +491,49 @@ def close_due_trainings(*, now: dt.datetime | None = None) -> int:
     return changed
 
 
-def deliver_notice(notice_id: int) -> bool:
-    """Send one notice, once. False when it was already sent (or is being sent)."""
+# --- sending the mail that is owed ------------------------------------------------------------
+
+SENDER_FLAG = "events:notice-sender-queued"
+STALE_CLAIM = dt.timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+
+
+def wake_notice_sender() -> None:
+    """Queue the sending task unless one is queued already and has not started yet.
+
+    One task per burst rather than one per notice: a hundred registrations in a second cost one
+    message on the broker. The task clears the flag before it looks for pending notices, so a
+    notice committed before this call is always seen by a task that starts after it."""
+    if cache.add(SENDER_FLAG, 1, timeout=60):
+        send_training_notices_task.delay()
+
+
+def deliver_pending_notices(*, limit: int = 1000) -> int:
+    """Send pending notices oldest first, each claimed before it is sent, over one connection.
+    Safe to run in several workers at once. Stops at the first transient error; the next run
+    (woken by the next notice or by beat) tries again."""
+    cache.delete(SENDER_FLAG)
+    now = timezone.now()
+    Notice.objects.filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
+        status=Notice.Status.PENDING
+    )
+    pending = Notice.objects.filter(status=Notice.Status.PENDING).order_by("id")
+    sent = 0
+    with get_connection() as mail:
+        for notice_id in list(pending.values_list("id", flat=True)[:limit]):
+            try:
+                sent += deliver_notice(notice_id, connection=mail)
+            except TRANSIENT_MAIL_ERRORS:
+                break
+    return sent
+
+
+def deliver_notice(notice_id: int, *, connection: Any = None) -> bool:
+    """Send one notice, once. False when it was already sent or is being sent elsewhere."""
     from . import emails
 
     claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
-        status=Notice.Status.SENDING
+        status=Notice.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
     )
     if not claimed:
         return False
@@ -455,12 +541,20 @@ def deliver_notice(notice_id: int) -> bool:
         "contact__member__local_government__prefecture",
         "registration__training__block",
         "registration__contact",
+        "registration__member",
+        "registration__substituted_from",
     ).get(pk=notice_id)
     try:
-        emails.send_notice(notice)
-    except Exception as exc:
+        emails.send_notice(notice, connection=connection)
+    except PERMANENT_MAIL_ERRORS as exc:
         Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.PENDING, error=str(exc)[:300]
+            status=Notice.Status.FAILED, error=str(exc)[:300]
+        )
+        return False
+    except TRANSIENT_MAIL_ERRORS as exc:
+        retry = notice.attempts < MAX_ATTEMPTS
+        Notice.objects.filter(pk=notice_id).update(
+            status=Notice.Status.PENDING if retry else Notice.Status.FAILED, error=str(exc)[:300]
         )
         raise
     Notice.objects.filter(pk=notice_id).update(

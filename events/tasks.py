@@ -1,22 +1,14 @@
 """Thin tasks around events.services. Routed to the "transactional" queue by settings."""
 
-from smtplib import SMTPException
-
 from celery import shared_task
 
-TRANSIENT = (SMTPException, ConnectionError, TimeoutError)
 
-
-@shared_task(
-    name="events.send_training_notice",
-    autoretry_for=TRANSIENT,
-    retry_backoff=True,
-    max_retries=8,
-)
-def send_training_notice_task(notice_id: int) -> None:
+@shared_task(name="events.send_training_notices")
+def send_training_notices_task() -> None:
+    """Send every pending notice. Woken on commit by the acts that owe mail, and by beat."""
     from . import services
 
-    services.deliver_notice(notice_id)
+    services.deliver_pending_notices()
 
 
 @shared_task(name="events.promote_waiting_list")

@@ -66,6 +66,8 @@ def _colleagues(member: Member, training: Training):  # type: ignore[no-untyped-
 def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     member = _member(code)
     me = registry.portal_contact(_user(request), member)
+    if request.method == "POST":
+        return _register(request, member, me, pk)
     training = get_object_or_404(
         Training.objects.exclude(status=Training.Status.DRAFT)
         .with_counts()
@@ -73,53 +75,54 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         pk=pk,
     )
     colleagues = _colleagues(member, training)
-    form = ColleagueForm(request.POST or None, colleagues=colleagues)
-    if request.method == "POST":
-        contact = me
-        if me.is_coordinator and form.is_valid():
-            contact = form.cleaned_data["contact"]
-        try:
-            registration = services.register_for_training(
-                training, contact=contact, actor=me, by=_user(request)
-            )
-        except (ValidationError, PermissionDenied) as exc:
-            messages.error(request, _refusal(exc))
-        else:
-            if registration.is_confirmed:
-                text = _("%(name)s さんの参加が確定しました。確認メールをお送りしました。")
-            else:
-                text = _(
-                    "%(name)s さんをキャンセル待ち（%(place)s番目）で受け付けました。"
-                    "繰り上がったらメールでお知らせします。"
-                )
-            messages.success(
-                request, text % {"name": contact.name, "place": registration.waitlist_place()}
-            )
-        return redirect("events:detail", code=code, pk=pk)
     row = training_rows(member, [training])[0]
-    can_register = (
-        row.is_open
-        and row.admitted
-        and (
-            me.is_coordinator
-            or not any(r.registration.contact_id == me.pk for r in row.registrations)
-        )
-    )
+    own = any(r.registration.contact_id == me.pk for r in row.registrations)
     ctx = {
         "member": member,
         "me": me,
         "training": training,
         "row": row,
         "sessions": training.sessions.all(),
-        "form": form,
-        "can_register": can_register,
-        "colleagues": colleagues,
+        "form": ColleagueForm(colleagues=colleagues),
+        "can_register": row.is_open and row.admitted and (me.is_coordinator or not own),
         "show_online_url": any(
             r.registration.is_confirmed and r.registration.contact_id == me.pk
             for r in row.registrations
         ),
     }
     return render(request, "events/training_detail.html", ctx)
+
+
+def _register(request: HttpRequest, member: Member, me: Contact, pk: int) -> HttpResponse:
+    """Register oneself, or, as coordinator, the colleague chosen in the form."""
+    training = get_object_or_404(
+        Training.objects.exclude(status=Training.Status.DRAFT).select_related("block"), pk=pk
+    )
+    contact = me
+    if me.is_coordinator and request.POST.get("contact"):
+        form = ColleagueForm(request.POST, colleagues=_colleagues(member, training))
+        if not form.is_valid():
+            messages.error(request, _("申し込む方を一覧から選んでください。"))
+            return redirect("events:detail", code=member.local_government_id, pk=pk)
+        contact = form.cleaned_data["contact"]
+    try:
+        registration = services.register_for_training(
+            training, contact=contact, actor=me, by=_user(request)
+        )
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        if registration.is_confirmed:
+            text = _("%(name)s さんの参加が確定しました。確認メールをお送りしました。")
+            place = None
+        else:
+            text = _(
+                "%(name)s さんをキャンセル待ち（%(place)s番目）で受け付けました。"
+                "繰り上がったらメールでお知らせします。"
+            )
+            place = registration.waitlist_place()
+        messages.success(request, text % {"name": contact.name, "place": place})
+    return redirect("events:detail", code=member.local_government_id, pk=pk)
 
 
 def _registration(member: Member, pk: int) -> Registration:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from association.models import Block
 from events import services
-from events.models import Notice, Training
+from events.models import Training
 
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 
@@ -53,7 +53,4 @@ def kanto(registry) -> Block:
 def deliver_pending() -> int:
     """Send every pending notice, as the worker would (unit tests never commit, so the tasks
     queued on commit never reach the broker)."""
-    sent = 0
-    for pk in Notice.objects.filter(status=Notice.Status.PENDING).values_list("pk", flat=True):
-        sent += services.deliver_notice(pk)
-    return sent
+    return services.deliver_pending_notices()
