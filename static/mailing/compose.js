@@ -67,7 +67,7 @@
       }
       var body = new FormData(form);
       dirty = false;
-      say(form.dataset.msgSaving || "保存しています…");
+      say(form.dataset.msgSaving);
       saving = fetch(form.dataset.autosaveUrl, {
         method: "POST",
         body: body,
@@ -82,7 +82,7 @@
             Object.keys(data.errors || {}).forEach(function (k) {
               errors = errors.concat(data.errors[k]);
             });
-            say("下書きを自動保存できませんでした（入力はこのブラウザに控えてあります）: " + errors.join(" "), true);
+            say(form.dataset.msgRefused + " " + errors.join(" "), true);
             return false;
           }
           forgetLocally();
@@ -93,13 +93,13 @@
             storageKey = "renkei-bulletin-" + data.id;
             window.history.replaceState(null, "", data.change_url);
           }
-          say("下書きを自動保存しました（" + data.saved_at + "）。");
+          say(form.dataset.msgSaved.replace("%s", data.saved_at));
           return true;
         });
       }).catch(function () {
         dirty = true;
         keepLocally();
-        say("通信できないため自動保存できませんでした。入力はこのブラウザに控えてあり、つながりしだい保存します。", true);
+        say(form.dataset.msgOffline, true);
         return false;
       }).finally(function () {
         saving = null;
@@ -120,7 +120,14 @@
       changed();
       if (!submitting) save();
     });
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      if (saving) {
+        // The first autosave may be creating the draft: submit to it once it has answered.
+        event.preventDefault();
+        var submitter = event.submitter;
+        saving.then(function () { form.requestSubmit(submitter); });
+        return;
+      }
       submitting = true;
       forgetLocally();
     });

@@ -66,8 +66,8 @@ def test_every_mailing_changelist_runs_a_fixed_number_of_queries(
 def test_the_bulletin_changelist_shows_sent_counts(admin_client, busy_mailing):
     html = admin_client.get(reverse("admin:mailing_bulletin_changelist")).content.decode()
 
-    bulletin = Bulletin.objects.sent().first()
-    sent = bulletin.deliveries.filter(status="sent").count()
+    bulletin = Bulletin.objects.sent().earliest("pk")
+    sent = bulletin.deliveries.filter(status__in=["sent", "delivered"]).count()
     total = bulletin.deliveries.count()
     assert f"{sent} / {total}" in html
     assert sent < total  # the opted-out and suppressed were skipped
@@ -162,7 +162,7 @@ def test_it_records_an_opt_out_for_a_contact_and_lifts_it(admin_client, alice, a
 
 
 def test_deliveries_and_provider_events_are_read_only(admin_client, busy_mailing):
-    delivery = Delivery.objects.first()
+    delivery = Delivery.objects.earliest("pk")
     url = reverse("admin:mailing_delivery_change", args=[delivery.pk])
 
     response = admin_client.post(url, {"status": "failed"})

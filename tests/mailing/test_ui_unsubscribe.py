@@ -57,7 +57,9 @@ def test_it_unsubscribes_by_the_one_click_post_of_a_mail_taken_from_the_outbox(
     _send(bulletin)
     mail = outbox.to(alice.email)[-1]
     header = str(mail.message["List-Unsubscribe"])
-    url = re.search(r"<(https?://[^>]+)>", header).group(1)
+    match = re.search(r"<(https?://[^>]+)>", header)
+    assert match, header
+    url = match.group(1)
     path = re.sub(r"^https?://[^/]+", "", url)
 
     response = strict_client.post(
