@@ -41,6 +41,13 @@ def partners_list(registry):
     )
 
 
+@pytest.fixture
+def slow_worker(request, monkeypatch):
+    """The real worker, held to 10 messages a second so that the bar has time to move."""
+    monkeypatch.setenv("MAILING_RATE_PER_SECOND", "10")
+    return request.getfixturevalue("celery_worker")
+
+
 def _log_in_to_the_admin(page, next_path):
     page.goto(f"/admin/login/?next={next_path}")
     page.locator("#id_username").fill(SECRETARIAT_USERNAME)
@@ -49,7 +56,7 @@ def _log_in_to_the_admin(page, next_path):
 
 
 def test_the_secretariat_sends_a_bulletin_and_a_recipient_unsubscribes_by_the_mailed_link(
-    page, partners_list, celery_worker, outbox
+    page, partners_list, slow_worker, outbox
 ):
     secretariat = User.objects.get(username=SECRETARIAT_USERNAME)
     recipients = audience.recipients(partners_list).count()
@@ -92,6 +99,13 @@ def test_the_secretariat_sends_a_bulletin_and_a_recipient_unsubscribes_by_the_ma
     page.get_by_role("button", name="今すぐ送信").click()
     expect(page.locator(".messagelist")).to_contain_text("送信を開始しました。")
     progress = page.locator("#bulletin-progress")
+    page.wait_for_function(
+        """() => {
+            const count = (f) => +document.querySelector(`#bulletin-progress [data-field=${f}]`).textContent;
+            return count("sent") > 0 && count("queued") > 0;
+        }""",
+        timeout=30_000,
+    )  # part-way: some sent, some still waiting
     expect(progress.locator("[data-field=status_label]")).to_have_text("送信済み", timeout=60_000)
     expect(progress.locator("[data-field=sent]")).to_have_text(str(recipients))
     expect(progress.locator("[data-field=queued]")).to_have_text("0")
