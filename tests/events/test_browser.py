@@ -15,8 +15,9 @@ def log_in(page, contact, outbox):
     page.get_by_label("メールアドレス").fill(contact.email)
     page.get_by_role("button", name="コードを要求").click()
     page.wait_for_url(re.compile(r"/accounts/login/code/confirm/"))
-    code = re.search(r"確認コード：(\S+)", outbox.to(contact.email)[-1].text).group(1)
-    page.get_by_label("コード").fill(code)
+    match = re.search(r"確認コード：(\S+)", outbox.to(contact.email)[-1].text)
+    assert match is not None
+    page.get_by_label("コード").fill(match.group(1))
     page.get_by_role("button", name="確認する").click()
 
 
