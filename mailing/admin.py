@@ -333,15 +333,25 @@ class BulletinAdmin(admin.ModelAdmin):
     search_fields = ("subject", "body")
     date_hierarchy = "created_at"
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Bulletin]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                n_total=Count("deliveries"),
-                n_sent=Count("deliveries", filter=Q(deliveries__status__in=SUCCEEDED)),
-            )
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        # Delivery counts for the bulletins on this page only, in one query: annotating the
+        # whole queryset would group every delivery of every bulletin before paginating.
+        changelist = super().get_changelist_instance(request)
+        page = list(changelist.result_list)
+        counts: dict[int, dict[str, int]] = {}
+        rows = (
+            Delivery.objects.filter(bulletin__in=[b.pk for b in page])
+            .values_list("bulletin_id", "status")
+            .annotate(n=Count("pk"))
+            .order_by()
         )
+        for bulletin_id, status, n in rows:
+            counts.setdefault(bulletin_id, {})[status] = n
+        for bulletin in page:
+            mine = counts.get(bulletin.pk, {})
+            bulletin.n_total = sum(mine.values())  # type: ignore[attr-defined]
+            bulletin.n_sent = sum(mine.get(s, 0) for s in SUCCEEDED)  # type: ignore[attr-defined]
+        return changelist
 
     @admin.display(description=gettext_lazy("送信数"))
     def sent_count(self, obj: Bulletin) -> str:

@@ -154,7 +154,9 @@ def archive(request: HttpRequest) -> HttpResponse:
         nendos=[(n, nendo_label(n)) for n in nendos],
     )
     bulletins = sent.select_related("mailing_list").order_by("-started_at", "-id")
-    if form.is_valid():
+    if form.is_bound and not form.is_valid():
+        bulletins = bulletins.none()  # a list or 年度 this person cannot see
+    elif form.is_valid():
         data = form.cleaned_data
         if data.get("mailing_list"):
             bulletins = bulletins.filter(mailing_list_id=data["mailing_list"])

@@ -186,3 +186,14 @@ def test_the_secretariat_reads_every_lists_archive(admin_client, kanto_list, kin
     html = admin_client.get(reverse("mailing:archive")).content.decode()
 
     assert "近畿のみ" in html
+
+
+def test_it_shows_nothing_for_a_list_outside_the_members_reach(as_alice, kanto_list, kinki_list):
+    _sent(kanto_list, "関東のお知らせ")
+    _sent(kinki_list, "近畿のお知らせ")
+
+    html = as_alice.get(reverse("mailing:archive"), {"mailing_list": kinki_list.pk}).content
+    text = html.decode()
+
+    assert "近畿のお知らせ" not in text and "関東のお知らせ" not in text
+    assert "該当する配信はありません。" in text
