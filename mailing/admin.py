@@ -55,7 +55,6 @@ class MailingListAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "rule_summary", "send_html", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
-    prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("blocks", "prefectures")
     readonly_fields = ("recipient_count",)
     fieldsets = (
