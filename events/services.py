@@ -319,7 +319,8 @@ def save_training(
     training: Training, *, changed: Iterable[str] = (), by: User | None = None
 ) -> Training:
     """Save a training edited in the admin. A change of time or place tells every registrant;
-    setting the status to cancelled calls the training off."""
+    more seats (or a higher limit) move the waiting list up; setting the status to cancelled
+    calls the training off."""
     changed = set(changed)
     with transaction.atomic():
         is_new = training.pk is None
@@ -338,6 +339,12 @@ def save_training(
                 training.save()
                 return call_off_training(training, by=by)
         training.save()
+        if not is_new and (
+            training.capacity > before.capacity
+            or training.per_member_limit > before.per_member_limit
+        ):
+            # More room: the waiting list moves up.
+            promote_waiting_list_task.delay_on_commit(training.pk)
         essential = [f for f in ESSENTIAL_FIELDS if f in changed]
         if not is_new and essential and training.status != Training.Status.DRAFT:
             for registration in training.registrations.active().select_related("contact"):

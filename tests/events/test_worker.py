@@ -8,6 +8,7 @@ from django.utils import timezone
 from events import services
 from events.models import Notice, Registration
 from events.tasks import send_training_reminders_task
+from tests.workers import WorkerProcess, purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,3 +53,29 @@ def test_it_sends_one_reminder_when_beat_fires_twice(celery_worker, make_trainin
     reminders = [m for m in outbox.to(bob.email) if "開催のご案内" in m.subject]
     assert len(reminders) == 1
     assert Notice.objects.filter(kind=Notice.Kind.REMINDER).count() == 1
+
+
+def test_it_sends_training_mail_from_the_transactional_queue_alone(make_training, bob, outbox):
+    """A worker that serves only "transactional" (not "bulletins") sends the confirmation."""
+    purge_queues()
+    worker = WorkerProcess(queues=("transactional",))
+    worker.wait_ready()
+    try:
+        training = make_training()
+        services.register_for_training(training, contact=bob)
+        worker.wait_for(lambda: any("参加確定" in m.subject for m in outbox.to(bob.email)))
+    finally:
+        worker.stop()
+
+
+def test_it_moves_the_waiting_list_up_when_the_secretariat_adds_seats(
+    celery_worker, make_training, alice, charlie
+):
+    training = make_training(capacity=1)
+    services.register_for_training(training, contact=alice)
+    waiting = services.register_for_training(training, contact=charlie)
+
+    training.capacity = 2
+    services.save_training(training)
+
+    celery_worker.wait_for(lambda: Registration.objects.get(pk=waiting.pk).is_confirmed)
