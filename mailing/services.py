@@ -737,9 +737,9 @@ class _Recorder:
     (one UPDATE per RECORD_EVERY messages or per half second), so a killed worker re-sends at
     most that handful, all of them still in its claimed chunk."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, *, at_least: int = 1) -> None:
         self.token = token
-        self.every = int(_setting("MAILING_RECORD_EVERY", 25))
+        self.every = max(int(_setting("MAILING_RECORD_EVERY", 25)), at_least)
         self.sent: list[tuple[int, Outcome]] = []
         self.since = time.monotonic()
 
@@ -748,7 +748,11 @@ class _Recorder:
             _record(self.token, delivery, outcome)
             return
         self.sent.append((delivery.pk, outcome))
-        if len(self.sent) >= self.every or time.monotonic() - self.since > 0.5:
+        if len(self.sent) >= self.every:
+            self.flush()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.since > 0.5:
             self.flush()
 
     def flush(self) -> None:
@@ -801,13 +805,14 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
                 break
             last_beat = time.monotonic()
             step = transport.batch_size
-            recorder = _Recorder(token)
+            recorder = _Recorder(token, at_least=step)
             for start in range(0, len(rows), step):
                 part = rows[start : start + step]
                 limiter.acquire(len(part))
                 outcomes = transport.send(composer, [Recipient.of_delivery(d) for d in part])
                 for delivery, outcome in zip(part, outcomes, strict=True):
                     recorder.add(delivery, outcome)
+                recorder.tick()
                 if time.monotonic() - last_beat > beat_every:
                     recorder.flush()
                     # Still alive: keep the sweeper off the rest of this chunk.
