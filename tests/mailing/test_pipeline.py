@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.core import signing
+from django.core.exceptions import ValidationError
 
 from association import services as registry
 from association.models import Agreement
@@ -174,8 +175,6 @@ def test_it_unsubscribes_by_token_at_once_and_idempotently(
 
 @pytest.mark.django_db
 def test_it_refuses_an_unknown_placeholder_when_saving(all_members_list):
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         _bulletin(all_members_list, body="{{ user.email }}")
 
@@ -238,3 +237,104 @@ def test_it_queues_an_address_shared_by_two_contacts_once_even_if_one_opted_out(
     assert delivery.status == Delivery.Status.QUEUED
     assert delivery.contact == twin
     assert delivery.organisation == "東京都足立区"
+
+
+@pytest.mark.django_db
+def test_it_pauses_resumes_and_cancels(all_members_list, alice, bob, charlie, outbox):
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+    services.pause_bulletin(bulletin)
+
+    assert services.drain_bulletin(bulletin.pk) is False
+    assert len(outbox) == 0
+    with pytest.raises(ValidationError):
+        services.save_bulletin(bulletin, mailing_list=all_members_list, subject="x", body="y")
+
+    services.resume_bulletin(bulletin)
+    _token, rows = services.claim_deliveries(bulletin.pk, limit=1)
+    assert len(rows) == 1
+    services.cancel_bulletin(bulletin)
+
+    bulletin.refresh_from_db()
+    assert bulletin.status == Bulletin.Status.CANCELLED
+    progress = services.bulletin_progress(bulletin)
+    assert progress.cancelled == 2 and progress.sending == 1
+    assert services.claim_deliveries(bulletin.pk, limit=10)[1] == []
+
+
+@pytest.mark.django_db
+def test_it_honours_an_opt_out_at_once_while_a_bulletin_is_sending(
+    all_members_list, alice, charlie, outbox
+):
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+
+    services.opt_out(all_members_list, charlie, source=Subscription.Source.LINK)
+    services.drain_bulletin(bulletin.pk)
+
+    assert [m.to for m in outbox.messages()] == [alice.email]
+    assert Delivery.objects.get(email=charlie.email).skip_reason == Delivery.SkipReason.OPTED_OUT
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_archive_copy_as_sent_without_personal_data(all_members_list, alice):
+    bulletin = _send(_bulletin(all_members_list))
+    copy = services.archived_copy(bulletin)
+
+    assert copy.subject == "【市区町村会】研修会のご案内"
+    assert copy.text.startswith("ご担当者各位")
+    assert "佐藤" not in copy.text and alice.email not in copy.text
+    assert "https://renkei.example.jp/n/1" in copy.text.splitlines()
+
+
+@pytest.mark.django_db
+def test_it_previews_as_a_chosen_recipient(all_members_list, alice):
+    bulletin = _bulletin(all_members_list)
+
+    preview = services.preview_bulletin(bulletin, contact=alice)
+
+    assert preview.text.startswith("東京都江戸川区\n健康部 保健予防課\n佐藤 美咲 様")
+    assert "佐藤 美咲 様への本文です。" in preview.html
+    assert preview.headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+@pytest.mark.django_db
+def test_it_retries_a_transient_failure_with_backoff_and_gives_up_after_the_limit(
+    settings, all_members_list, alice
+):
+    from mailing.sending import Outcome
+
+    settings.MAILING_MAX_ATTEMPTS = 2
+    bulletin = _bulletin(all_members_list)
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+
+    token, [row] = services.claim_deliveries(bulletin.pk, limit=10)
+    services._record(token, row, Outcome("retry", error="451 later", retry_after=120))
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.QUEUED
+    assert (row.next_attempt_at - row.updated_at).total_seconds() >= 119
+    assert services.claim_deliveries(bulletin.pk, limit=10)[1] == []
+
+    Delivery.objects.filter(pk=row.pk).update(next_attempt_at=None)
+    token, [row] = services.claim_deliveries(bulletin.pk, limit=10)
+    services._record(token, row, Outcome("retry", error="451 later"))
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.FAILED
+    assert "451 later" in row.error
+
+
+@pytest.mark.django_db
+def test_it_tells_the_secretariat_which_member_lost_its_last_reachable_contact(
+    alice, charlie, outbox
+):
+    from mailing import emails
+
+    emails.send_unreachable_members([alice.member.pk], alice.email)
+
+    [mail] = outbox.messages()
+    assert "jimukyoku@renkei.example.jp" in mail.to
+    assert alice.email in mail.text
+    assert "東京都江戸川区" in mail.text
