@@ -315,6 +315,7 @@ def test_it_retries_a_transient_failure_with_backoff_and_gives_up_after_the_limi
     services._record(token, row, Outcome("retry", error="451 later", retry_after=120))
     row.refresh_from_db()
     assert row.status == Delivery.Status.QUEUED
+    assert row.next_attempt_at is not None
     assert (row.next_attempt_at - row.updated_at).total_seconds() >= 119
     assert services.claim_deliveries(bulletin.pk, limit=10)[1] == []
 
