@@ -134,3 +134,26 @@ def test_the_secretariat_sends_a_bulletin_and_a_recipient_unsubscribes_by_the_ma
     assert subscription.status == Subscription.Status.OPTED_OUT
     assert subscription.source == Subscription.Source.LINK
     assert sato not in audience.recipients(partners_list)
+
+
+def test_a_draft_the_server_refuses_is_kept_in_the_browser_and_offered_back(page, partners_list):
+    _log_in_to_the_admin(page, "/admin/mailing/bulletin/add/")
+    page.wait_for_url(re.compile(r"/admin/mailing/bulletin/add/"))
+    page.get_by_label("件名").fill("下書き")
+    page.get_by_label("本文（Markdown）").fill("最初の段落")
+    page.get_by_label("本文（Markdown）").blur()
+    expect(page.locator("#autosave-status")).to_contain_text("下書きを自動保存しました")
+    page.wait_for_url(re.compile(r"/admin/mailing/bulletin/\d+/change/"))
+
+    # An unknown placeholder: the service refuses it, the page says why, the browser keeps it.
+    page.get_by_label("本文（Markdown）").fill("最初の段落\n\n{{ 住所 }} あての続き")
+    page.get_by_label("本文（Markdown）").blur()
+    expect(page.locator("#autosave-status")).to_contain_text("使えない差し込み項目があります")
+    assert Bulletin.objects.get().body == "最初の段落"
+
+    page.reload()
+    expect(page.get_by_label("本文（Markdown）")).to_have_value("最初の段落")
+    page.get_by_role("button", name="保存されていない入力を復元").click()
+    expect(page.get_by_label("本文（Markdown）")).to_have_value(
+        "最初の段落\n\n{{ 住所 }} あての続き"
+    )
