@@ -24,6 +24,7 @@ class SinkHandler:
         # address -> an answer given every time (a permanent refusal).
         self.always: dict[str, str] = {}
         self.last_accepted_at = 0.0
+        self.accepted_at: list[float] = []
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -48,6 +49,7 @@ class SinkHandler:
             if match:
                 self.message_ids.append(match.group(1).decode())
             self.last_accepted_at = time.time()
+            self.accepted_at.append(self.last_accepted_at)
         return "250 Message accepted for delivery"
 
     def total(self) -> int:
