@@ -1018,9 +1018,14 @@ def resubscribe_by_token(token: str, *, source: str = "link") -> UnsubscribeResu
     address that opted out of the list gets it back (see resubscribe for who may). Raises
     BadSignature for a bad token, ValidationError if nobody could be resubscribed."""
     result = read_unsubscribe_request(token)
+    active = [c for c in result.contacts if c.is_active]
+    if not active:
+        raise ValidationError(
+            _("このアドレスは現在、担当者として登録されていません。"), code="no_contact"
+        )
     opted = Subscription.objects.filter(
         mailing_list=result.mailing_list,
-        contact__in=[c for c in result.contacts if c.is_active],
+        contact__in=active,
         status=Subscription.Status.OPTED_OUT,
     ).select_related("contact")
     refused: list[ValidationError] = []

@@ -144,3 +144,18 @@ def test_it_refuses_a_token_signed_for_something_else(client):
     response = client.get(reverse("mailing:unsubscribe", args=[token]))
 
     assert response.status_code == 400
+
+
+def test_it_says_plainly_when_the_address_is_no_longer_registered(client, all_members_list, bob):
+    from association import services as registry
+
+    url = _url(all_members_list, bob)
+    registry.update_contact(bob, email="bob.new@city.edogawa.example.jp")
+
+    page = client.get(url).content.decode()
+    again = client.post(url, {"action": "resubscribe"}, follow=True).content.decode()
+
+    assert "担当者として登録されていないため" in page
+    assert "配信を再開する" not in page
+    assert "このアドレスは現在、担当者として登録されていません。" in again
+    assert "配信を再開しました。" not in again
