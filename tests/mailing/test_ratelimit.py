@@ -2,6 +2,7 @@
 locked file under VAR_DIR)."""
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -29,7 +30,9 @@ def test_it_holds_the_limit_across_two_workers(settings, all_members_list):
         apply_fast_settings(settings, sink.port)
         make_contacts(60)
         purge_queues()
-        env = smtp_env(sink.port, MAILING_RATE_PER_SECOND="10", MAILING_PROVIDER_KEY="shared-test")
+        env: dict[str, Any] = smtp_env(
+            sink.port, MAILING_RATE_PER_SECOND="10", MAILING_PROVIDER_KEY="shared-test"
+        )
         workers = [WorkerProcess(queues=("bulletins",), **env) for _ in range(2)]
         try:
             for worker in workers:
