@@ -197,3 +197,20 @@ def test_it_shows_nothing_for_a_list_outside_the_members_reach(as_alice, kanto_l
 
     assert "近畿のお知らせ" not in text and "関東のお知らせ" not in text
     assert "該当する配信はありません。" in text
+
+
+def test_the_archive_takes_the_same_number_of_queries_for_many_bulletins(
+    as_alice, kanto_list, all_members_list, django_assert_max_num_queries
+):
+    for n in range(25):
+        services.save_bulletin(None, mailing_list=kanto_list, subject=f"号外 {n}", body="")
+    for bulletin in Bulletin.objects.all():
+        services.start_bulletin(bulletin)
+        services.snapshot_audience(bulletin.pk)
+        while services.drain_bulletin(bulletin.pk):
+            pass
+
+    with django_assert_max_num_queries(16):
+        response = as_alice.get(reverse("mailing:archive"))
+
+    assert response.content.decode().count("号外") == 20  # one page
