@@ -7,7 +7,7 @@ class MailingConfig(AppConfig):
     verbose_name = _("メール配信")
 
     def ready(self) -> None:
-        from anymail.signals import tracking
+        from anymail.signals import inbound, tracking
 
         from association.signals import contact_handed_over
 
@@ -17,3 +17,4 @@ class MailingConfig(AppConfig):
             handlers.move_subscriptions_on_handover, dispatch_uid="mailing.handover"
         )
         tracking.connect(webhooks.handle_tracking_event, dispatch_uid="mailing.tracking")
+        inbound.connect(webhooks.handle_inbound_event, dispatch_uid="mailing.inbound")

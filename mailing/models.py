@@ -99,6 +99,7 @@ class Subscription(models.Model):
         PORTAL = "portal", _("ポータル")
         LINK = "link", _("配信停止リンク")
         ONE_CLICK = "one_click", _("ワンクリック配信停止")
+        MAILTO = "mailto", _("配信停止メール")
         BOUNCE = "bounce", _("エラー・苦情")
         HANDOVER = "handover", _("担当者変更")
 

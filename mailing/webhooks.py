@@ -5,11 +5,18 @@ anymail validates and parses; this receiver stores each event once and answers f
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 from typing import Any
 
-from anymail.signals import AnymailTrackingEvent
+from anymail.signals import AnymailInboundEvent, AnymailTrackingEvent
+from django.core import signing
 
-from .services import EventInput, record_provider_event
+from .models import Subscription
+from .services import EventInput, record_provider_event, unsubscribe_by_token
+
+logger = logging.getLogger(__name__)
+UNSUBSCRIBE_SUBJECT_RE = re.compile(r"\bunsubscribe\s+(\S+)", re.IGNORECASE)
 
 
 def _event_id(event: AnymailTrackingEvent, esp_name: str) -> str:
@@ -48,3 +55,17 @@ def handle_tracking_event(
             occurred_at=event.timestamp,
         )
     )
+
+
+def handle_inbound_event(
+    sender: Any, *, event: AnymailInboundEvent, esp_name: str, **kwargs: Any
+) -> None:
+    """The mailto: half of List-Unsubscribe: a mail whose subject is "unsubscribe <token>"."""
+    subject = str(event.message.subject or "") if event.message is not None else ""
+    match = UNSUBSCRIBE_SUBJECT_RE.search(subject)
+    if match is None:
+        return
+    try:
+        unsubscribe_by_token(match.group(1), source=Subscription.Source.MAILTO)
+    except signing.BadSignature:
+        logger.warning("unsubscribe mail from %s with a bad token", event.message.from_email)

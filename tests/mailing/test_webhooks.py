@@ -17,6 +17,7 @@ def secrets(settings):
     settings.ANYMAIL = {
         **settings.ANYMAIL,
         "WEBHOOK_SECRET": ["renkei:new-secret", "renkei:old-secret"],
+        "BREVO_API_KEY": "xkeysib-test",  # the inbound view wants one (to fetch attachments)
     }
 
 
@@ -131,3 +132,47 @@ def test_it_accepts_and_logs_an_event_for_an_unknown_message(
     assert ProviderEvent.objects.get().delivery is None
     assert "unknown message" in caplog.text
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_unsubscribes_by_the_mailto_in_list_unsubscribe(
+    client, secrets, outbox, sent_delivery, alice
+):
+    header = outbox.to(alice.email)[0].message["List-Unsubscribe"]
+    mailto = header.split(",")[1].strip(" <>")
+    subject = mailto.split("subject=")[1].replace("%20", " ")
+    payload = {
+        "items": [
+            {
+                "Uuid": ["8bba5d8f-5d5c-4f5a-9a63-2c2a1f0e6b1c"],
+                "MessageId": "<CAF=abc@mail.city.edogawa.example.jp>",
+                "InReplyTo": None,
+                "From": {"Name": "佐藤 美咲", "Address": alice.email},
+                "To": [{"Name": None, "Address": "jimukyoku@renkei.example.jp"}],
+                "Subject": subject,
+                "SentAtDate": "Thu, 26 Nov 2026 16:20:00 +0900",
+                "RawTextBody": "",
+                "RawHtmlBody": "",
+                "ExtractedMarkdownMessage": "",
+                "Headers": {
+                    "From": f"佐藤 美咲 <{alice.email}>",
+                    "To": "jimukyoku@renkei.example.jp",
+                    "Subject": subject,
+                    "Message-ID": "<CAF=abc@mail.city.edogawa.example.jp>",
+                },
+                "SpamScore": 0.1,
+                "Attachments": [],
+            }
+        ]
+    }
+    response = client.post(
+        "/mail/anymail/brevo/inbound/",
+        data=json.dumps(payload),
+        content_type="application/json",
+        **_auth("renkei:new-secret"),
+    )
+
+    assert response.status_code == 200
+    subscription = Subscription.objects.get(contact=alice)
+    assert subscription.status == Subscription.Status.OPTED_OUT
+    assert subscription.source == Subscription.Source.MAILTO
