@@ -122,6 +122,9 @@ def test_it_sends_one_message_per_recipient_with_list_headers(
     assert https in lines
     assert "佐藤 美咲 様" in mail.html
     assert "charlie" not in message.as_string()
+    assert {part.get_content_charset() for part in message.walk() if not part.is_multipart()} == {
+        "utf-8"
+    }
 
 
 @pytest.mark.django_db
@@ -339,3 +342,16 @@ def test_it_tells_the_secretariat_which_member_lost_its_last_reachable_contact(
     assert "jimukyoku@renkei.example.jp" in mail.to
     assert alice.email in mail.text
     assert "東京都江戸川区" in mail.text
+
+
+def test_it_routes_bulletins_to_their_own_queue_and_test_copies_to_the_fast_one():
+    from config.celery import app
+
+    def queue(name):
+        return app.amqp.router.route({}, name)["queue"].name
+
+    assert queue("mailing.send_bulletin") == "bulletins"
+    assert queue("mailing.snapshot_bulletin") == "bulletins"
+    assert queue("mailing.sweep_deliveries") == "bulletins"
+    assert queue("mailing.send_test_bulletin") == "transactional"
+    assert queue("association.welcome_successor") == "transactional"
