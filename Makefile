@@ -22,6 +22,8 @@ setup: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_local_governments
 	$(BIN)/python manage.py load_demo_data
+	$(BIN)/python manage.py load_demo_lists
+	$(BIN)/python manage.py load_demo_trainings
 	$(BIN)/python manage.py collectstatic --noinput -v0
 
 run: setup

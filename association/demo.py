@@ -41,6 +41,17 @@ PARTNERS = [
     ("愛知県名古屋市", "2023-10-23", "#いのちSOS名古屋", "city.nagoya"),
 ]
 
+# Members that are not partners, so that every block has some (joined when the association
+# was founded).
+OTHER_MEMBERS = [
+    ("北海道札幌市", "city.sapporo"),
+    ("大阪府堺市", "city.sakai"),
+    ("広島県広島市", "city.hiroshima"),
+    ("高知県高知市", "city.kochi"),
+    ("福岡県北九州市", "city.kitakyushu"),
+    ("沖縄県那覇市", "city.naha"),
+]
+
 # (氏名, ふりがな, mailbox) — fictional people.
 PEOPLE = [
     ("佐藤 美咲", "さとう みさき", "m-sato"),
@@ -97,20 +108,24 @@ def load_demo_data() -> dict[str, int]:
     if made:
         user.set_password(secretariat_password())
         user.save(update_fields=["password"])
-    people = iter(PEOPLE * 6)
-    for index, (full_name, signed, hashtag, domain) in enumerate(PARTNERS):
+    people = iter(PEOPLE * 8)
+    founded = dt.date(2011, 7, 1)
+    entries = [
+        (full_name, domain, dt.date.fromisoformat(signed), hashtag)
+        for full_name, signed, hashtag, domain in PARTNERS
+    ] + [(full_name, domain, None, "") for full_name, domain in OTHER_MEMBERS]
+    for index, (full_name, domain, signed_on, hashtag) in enumerate(entries):
         lg = _find(full_name)
-        signed_on = dt.date.fromisoformat(signed)
-        _, made = Agreement.objects.get_or_create(
-            local_government=lg, signed_on=signed_on, defaults={"hashtag": hashtag}
-        )
-        created["agreements"] += made
+        if signed_on is not None:
+            _, made = Agreement.objects.get_or_create(
+                local_government=lg, signed_on=signed_on, defaults={"hashtag": hashtag}
+            )
+            created["agreements"] += made
         if Member.objects.filter(local_government=lg).exists():
             continue
         kind = Member.Kind.SPECIAL if lg.kind == lg.Kind.PREFECTURE else Member.Kind.MEMBER
-        member = services.admit_member(
-            lg, kind=kind, joined_on=dt.date(2011, 7, 1) if index % 3 else signed_on, by=user
-        )
+        joined_on = founded if signed_on is None or index % 3 else signed_on
+        member = services.admit_member(lg, kind=kind, joined_on=joined_on, by=user)
         created["members"] += 1
         for n in range(2 + index % 2):
             name, kana, box = next(people)
