@@ -282,8 +282,9 @@ class Delivery(models.Model):
     RANK: ClassVar[dict[str, int]] = {
         Status.QUEUED: 0,
         Status.SENDING: 1,
-        Status.FAILED: 2,
-        Status.SENT: 3,
+        Status.SENT: 2,
+        # A provider that accepted a message may still reject it later.
+        Status.FAILED: 3,
         Status.DELIVERED: 4,
         Status.BOUNCED: 5,
         Status.COMPLAINED: 6,

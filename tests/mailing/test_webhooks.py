@@ -176,3 +176,14 @@ def test_it_unsubscribes_by_the_mailto_in_list_unsubscribe(
     subscription = Subscription.objects.get(contact=alice)
     assert subscription.status == Subscription.Status.OPTED_OUT
     assert subscription.source == Subscription.Source.MAILTO
+
+
+@pytest.mark.django_db
+def test_it_marks_a_sent_message_the_provider_later_blocked_as_failed(
+    client, secrets, sent_delivery
+):
+    _post(client, _payload(sent_delivery, "blocked", reason="blocked by policy"))
+
+    sent_delivery.refresh_from_db()
+    assert sent_delivery.status == Delivery.Status.FAILED
+    assert not Suppression.objects.exists()
