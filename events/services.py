@@ -524,14 +524,27 @@ def deliver_pending_notices(*, limit: int = 1000) -> int:
     Notice.objects.filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
         status=Notice.Status.PENDING
     )
-    pending = Notice.objects.filter(status=Notice.Status.PENDING).order_by("id")
+    pending = list(
+        Notice.objects.filter(status=Notice.Status.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
+    )
+    if not pending:
+        return 0
+    mail = get_connection()
+    try:
+        mail.open()
+    except TRANSIENT_MAIL_ERRORS:
+        return 0
     sent = 0
-    with get_connection() as mail:
-        for notice_id in list(pending.values_list("id", flat=True)[:limit]):
+    try:
+        for notice_id in pending:
             try:
                 sent += deliver_notice(notice_id, connection=mail)
             except TRANSIENT_MAIL_ERRORS:
                 break
+    finally:
+        mail.close()
     return sent
 
 

@@ -98,6 +98,7 @@ def _register(request: HttpRequest, member: Member, me: Contact, pk: int) -> Htt
     training = get_object_or_404(
         Training.objects.exclude(status=Training.Status.DRAFT).select_related("block"), pk=pk
     )
+    me.member = member  # already loaded with its registry rows
     contact = me
     if me.is_coordinator and request.POST.get("contact"):
         form = ColleagueForm(request.POST, colleagues=_colleagues(member, training))

@@ -165,3 +165,34 @@ def test_it_renders_the_portal_home_section_for_the_lead(make_training, bob, edo
 
     assert "ホームに出る研修会" in html
     assert "残り 10 席" in html
+
+
+def test_it_leaves_the_online_url_out_of_a_waiting_persons_ics(
+    client, make_training, alice, bob, edogawa
+):
+    training = make_training(capacity=1)
+    services.register_for_training(training, contact=alice)
+    waiting = services.register_for_training(training, contact=bob)
+    client.force_login(bob.user)
+
+    response = client.get(reverse("events:ics", args=[edogawa.local_government_id, waiting.pk]))
+
+    assert b"STATUS:TENTATIVE" in response.content
+    assert b"meet.example.jp" not in response.content
+
+
+def test_it_shows_a_training_page_in_a_fixed_number_of_queries(
+    client, make_training, alice, edogawa, registry, django_assert_max_num_queries
+):
+    training = make_training(capacity=3)
+    for n in range(6):
+        contact = association.add_contact(
+            edogawa, name=f"職員 {n}", email=f"staff{n}@city.edogawa.example.jp"
+        )
+        services.register_for_training(training, contact=contact)
+    client.force_login(alice.user)
+
+    with django_assert_max_num_queries(14):
+        response = client.get(detail_url(edogawa, training))
+
+    assert response.content.decode().count("キャンセル待ち") >= 3
