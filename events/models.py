@@ -126,9 +126,12 @@ class Training(models.Model):
             models.CheckConstraint(
                 condition=Q(kind="national") | Q(block__isnull=False),
                 name="training_block_needs_block",
+                violation_error_message=_("ブロック別研修会にはブロックを指定してください。"),
             ),
             models.CheckConstraint(
-                condition=Q(ends_at__gte=models.F("starts_at")), name="training_ends_after_start"
+                condition=Q(ends_at__gte=models.F("starts_at")),
+                name="training_ends_after_start",
+                violation_error_message=_("終了日時は開始日時より後にしてください。"),
             ),
         ]
         indexes = [models.Index(fields=["status", "starts_at"])]

@@ -164,3 +164,30 @@ def test_it_calls_off_a_training_from_the_admin(admin_client, busy_training):
     busy_training.refresh_from_db()
     assert busy_training.status == Training.Status.CANCELLED
     assert Notice.objects.filter(kind=Notice.Kind.CALLED_OFF).count() == 3
+
+
+def test_it_asks_for_a_block_when_a_block_training_has_none(admin_client, registry):
+    response = admin_client.post(
+        reverse("admin:events_training_add"),
+        {
+            "kind": "block",
+            "nendo": "2026",
+            "title": "ブロック研修会",
+            "status": "draft",
+            "starts_at_0": "2026-07-10",
+            "starts_at_1": "13:30",
+            "ends_at_0": "2026-07-10",
+            "ends_at_1": "16:30",
+            "capacity": "40",
+            "per_member_limit": "3",
+            "audience": "block",
+            "close_working_days": "5",
+            "reminder_days": "3",
+            "sessions-TOTAL_FORMS": "0",
+            "sessions-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert response.status_code == 200
+    assert "ブロック別研修会にはブロックを指定してください。" in response.content.decode()
+    assert not Training.objects.exists()
