@@ -13,6 +13,7 @@ from association.nendo import nendo_of
 
 from . import services
 from .models import Training, TrainingSession
+from .workdays import is_working_day
 
 
 def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -20,9 +21,13 @@ def _at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 def _weekday_after(days: int, weekday: int = 4) -> dt.date:
-    """The given weekday (Friday by default) on or after DAYS days from today."""
+    """The given weekday (Friday by default) on or after DAYS days from today, moved a week
+    on while it falls on a holiday or the year-end break."""
     day = timezone.localdate() + dt.timedelta(days=days)
-    return day + dt.timedelta(days=(weekday - day.weekday()) % 7)
+    day += dt.timedelta(days=(weekday - day.weekday()) % 7)
+    while not is_working_day(day):
+        day += dt.timedelta(days=7)
+    return day
 
 
 def _training(title: str, **values: object) -> tuple[Training, bool]:

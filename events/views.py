@@ -84,7 +84,9 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         "row": row,
         "sessions": training.sessions.all(),
         "form": ColleagueForm(colleagues=colleagues),
-        "can_register": row.is_open and row.admitted and (me.is_coordinator or not own),
+        "can_register": row.is_open
+        and row.admitted
+        and (colleagues.exists() if me.is_coordinator else not own),
         "show_online_url": any(
             r.registration.is_confirmed and r.registration.contact_id == me.pk
             for r in row.registrations
