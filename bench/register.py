@@ -70,7 +70,7 @@ def bench_env(database: str, args: argparse.Namespace) -> dict[str, str]:
             "RENKEI_VAR_DIR": str(var_dir),
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "PYTHONUNBUFFERED": "1",
-            "LOG_LEVEL": "WARNING",
+            "LOG_LEVEL": "ERROR",
         }
     )
     if database == "postgresql":
