@@ -25,6 +25,8 @@
     var prefixes = JSON.parse(document.getElementById("list-prefixes").textContent || "{}");
     var dirty = false;
     var saving = null;
+    var pending = false; // edited while a save was on its way
+    var refused = false; // what the form shows was refused by the server
     var submitting = false;
     var timer = null;
     var storageKey = "renkei-bulletin-" + (form.dataset.bulletin || "new");
@@ -76,8 +78,10 @@
       }).then(function (response) {
         return response.json().then(function (data) {
           if (!response.ok || !data.saved) {
-            dirty = true;
+            // Refused (a bad placeholder, or sending started): try again after the next edit,
+            // not in a loop. The browser keeps the copy meanwhile.
             keepLocally();
+            refused = true;
             var errors = [];
             Object.keys(data.errors || {}).forEach(function (k) {
               errors = errors.concat(data.errors[k]);
@@ -86,6 +90,7 @@
             return false;
           }
           forgetLocally();
+          refused = false;
           if (!form.dataset.bulletin) {
             form.dataset.bulletin = String(data.id);
             form.dataset.autosaveUrl = data.autosave_url;
@@ -103,12 +108,17 @@
         return false;
       }).finally(function () {
         saving = null;
+        if (pending && !submitting) {
+          pending = false;
+          save();
+        }
       });
       return saving;
     }
 
     function changed() {
       dirty = true;
+      if (saving) pending = true;
       showSubject();
       keepLocally();
       if (timer) window.clearTimeout(timer);
@@ -141,12 +151,18 @@
     // Action buttons (test, send, schedule) act on the saved draft: save pending edits first.
     document.querySelectorAll("form.after-save").forEach(function (actionForm) {
       actionForm.addEventListener("submit", function (event) {
-        if (!dirty && !saving) return;
+        if (!dirty && !saving && !refused) return;
         event.preventDefault();
-        Promise.resolve(saving).then(function () { return dirty ? save() : true; }).then(function (ok) {
+        Promise.resolve(saving).then(function () {
+          return dirty || refused ? save() : true;
+        }).then(function (ok) {
           if (ok !== false) {
             actionForm.dataset.confirmed = "1";
             actionForm.submit();
+          } else if (status) {
+            // Never act on an older copy than the one on screen: the status line says why.
+            status.setAttribute("tabindex", "-1");
+            status.focus();
           }
         });
       });

@@ -144,6 +144,7 @@ def test_a_draft_the_server_refuses_is_kept_in_the_browser_and_offered_back(page
     page.get_by_label("本文（Markdown）").blur()
     expect(page.locator("#autosave-status")).to_contain_text("下書きを自動保存しました")
     page.wait_for_url(re.compile(r"/admin/mailing/bulletin/\d+/change/"))
+    wait_until(lambda: Bulletin.objects.filter(body="最初の段落").exists(), 15, "the autosave")
 
     # An unknown placeholder: the service refuses it, the page says why, the browser keeps it.
     page.get_by_label("本文（Markdown）").fill("最初の段落\n\n{{ 住所 }} あての続き")
@@ -157,3 +158,20 @@ def test_a_draft_the_server_refuses_is_kept_in_the_browser_and_offered_back(page
     expect(page.get_by_label("本文（Markdown）")).to_have_value(
         "最初の段落\n\n{{ 住所 }} あての続き"
     )
+
+
+def test_send_now_refuses_to_act_on_an_older_copy_than_the_one_on_screen(page, partners_list):
+    _log_in_to_the_admin(page, "/admin/mailing/bulletin/add/")
+    page.get_by_label("件名").fill("お知らせ")
+    page.get_by_label("本文（Markdown）").fill("正しい本文")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("下書きを保存しました。")
+
+    page.get_by_label("本文（Markdown）").fill("{{ 口座番号 }} をお知らせください")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="今すぐ送信").click()
+
+    expect(page.locator("#autosave-status")).to_contain_text("使えない差し込み項目があります")
+    bulletin = Bulletin.objects.get()
+    assert bulletin.status == Bulletin.Status.DRAFT
+    assert bulletin.body == "正しい本文"
