@@ -111,14 +111,16 @@ class MailingListAdmin(admin.ModelAdmin):
         count = audience.recipients(obj).count()
         return _("%(n)d 名（いま送信した場合。配信停止と配信停止アドレスを除く）") % {"n": count}
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         field = form.base_fields["hand_added"]
-        field.widget = AutocompleteSelectMultiple(  # type: ignore[attr-defined]
+        field.widget = AutocompleteSelectMultiple(
             Subscription._meta.get_field("contact"), self.admin_site
         )
         if obj is not None:
-            field.initial = list(  # type: ignore[attr-defined]
+            field.initial = list(
                 obj.subscriptions.filter(status=Subscription.Status.ADDED).values_list(
                     "contact_id", flat=True
                 )
@@ -445,8 +447,13 @@ class BulletinAdmin(admin.ModelAdmin):
             title=_("配信の作成") if bulletin is None else _("配信の編集"),
             bulletin=bulletin,
             form=form,
-            placeholders=[("{{ %s }}" % k, v) for k, v in PLACEHOLDERS.items()],  # noqa: UP031
-            prefixes={str(ml.pk): ml.subject_prefix for ml in form.fields["mailing_list"].queryset},  # type: ignore[attr-defined]
+            placeholders=[("{{ " + name + " }}", text) for name, text in PLACEHOLDERS.items()],
+            prefixes={
+                str(pk): prefix
+                for pk, prefix in MailingList.objects.filter(is_active=True).values_list(
+                    "pk", "subject_prefix"
+                )
+            },
             autosave_url=(
                 reverse("admin:mailing_bulletin_autosave", args=[bulletin.pk])
                 if bulletin

@@ -3,7 +3,7 @@ through mailing.services."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -39,8 +39,8 @@ class ArchiveSearchForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         everything = ("", _("すべて"))
-        self.fields["mailing_list"].choices = [everything, *lists]  # type: ignore[attr-defined]
-        self.fields["nendo"].choices = [everything, *nendos]  # type: ignore[attr-defined]
+        cast(forms.ChoiceField, self.fields["mailing_list"]).choices = [everything, *lists]
+        cast(forms.ChoiceField, self.fields["nendo"]).choices = [everything, *nendos]
 
 
 # --- the secretariat's screens (mailing.admin) --------------------------------------------------
@@ -69,7 +69,7 @@ class BulletinForm(forms.Form):
     def __init__(self, *args: Any, autosave: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         lists = MailingList.objects.filter(is_active=True)
-        self.fields["mailing_list"].queryset = lists  # type: ignore[attr-defined]
+        cast(forms.ModelChoiceField, self.fields["mailing_list"]).queryset = lists
         if autosave:
             self.fields["subject"].required = False
 
