@@ -759,25 +759,24 @@ class _Recorder:
         self.since = time.monotonic()
         if not self.sent:
             return
+        # One UPDATE … FROM (VALUES …) for the lot (PostgreSQL and SQLite ≥ 3.33): a CASE per
+        # row would make a batch of 1,000 cost a million comparisons.
         now = timezone.now()
-        ids = [pk for pk, _outcome in self.sent]
-        Delivery.objects.filter(
-            pk__in=ids, claim_token=self.token, status=Delivery.Status.SENDING
-        ).update(
-            status=Delivery.Status.SENT,
-            sent_at=now,
-            message_id=Case(
-                *[When(pk=pk, then=Value(o.message_id)) for pk, o in self.sent],
-                output_field=CharField(),
-            ),
-            provider_message_id=Case(
-                *[When(pk=pk, then=Value(o.provider_message_id)) for pk, o in self.sent],
-                output_field=CharField(),
-            ),
-            claim_token="",
-            error="",
-            updated_at=now,
+        table = connection.ops.quote_name(Delivery._meta.db_table)
+        values = ", ".join(["(%s, %s, %s)"] * len(self.sent))
+        sql = (
+            f"UPDATE {table} SET status = %s, sent_at = %s, updated_at = %s, claim_token = '', "
+            "error = '', message_id = v.mid, provider_message_id = v.pmid "
+            "FROM (SELECT column1 AS did, column2 AS mid, column3 AS pmid "
+            f"FROM (VALUES {values}) AS x) AS v "
+            f"WHERE {table}.id = v.did AND {table}.claim_token = %s AND {table}.status = %s"
         )
+        params: list[Any] = [Delivery.Status.SENT, now, now]
+        for pk, outcome in self.sent:
+            params += [pk, outcome.message_id, outcome.provider_message_id]
+        params += [self.token, Delivery.Status.SENDING]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
         self.sent = []
 
 
