@@ -301,6 +301,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
+# events/seats.py). Set to False to trade registrations per second for full durability.
+EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "True")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
