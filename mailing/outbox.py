@@ -48,7 +48,8 @@ class OutboxItem:
 
     @property
     def subject(self) -> str:
-        return str(self.message.get("Subject", ""))
+        # Django folds a long Japanese subject right after "Subject:", which leaves a space.
+        return str(self.message.get("Subject", "")).strip()
 
     @property
     def to(self) -> str:
