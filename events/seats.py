@@ -8,39 +8,10 @@ Anything unusual falls back to the ORM in services.py under the same lock."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
-import os
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import connection
-
-_lock_files: dict[str, int] = {}
-
-
-@contextlib.contextmanager
-def sqlite_writer_queue() -> Iterator[None]:
-    """On SQLite, queue seat-taking writers on a file lock beside the database.
-
-    BEGIN IMMEDIATE already makes SQLite writers take turns, but a writer that finds the
-    database busy sleeps and polls (1, 2, 5, 10… ms), so under a crowd the lock sits idle
-    between turns. Waiting on flock() wakes the next writer the moment the last one is done.
-    Correctness never depends on this lock; other writers still queue on SQLite's own."""
-    name = str(connection.settings_dict.get("NAME") or "")
-    if connection.vendor != "sqlite" or connection.in_atomic_block or not os.path.isabs(name):
-        yield
-        return
-    fd = _lock_files.get(name)
-    if fd is None:
-        fd = os.open(f"{name}.seats.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        _lock_files[name] = fd
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def lock_training(training_id: int) -> tuple[str, int, int] | None:

@@ -157,7 +157,7 @@ def register_for_training(
     _check_actor(actor, contact)
     _check_can_register(training, contact, now)
     by_id = by.pk if by is not None and by.is_authenticated else None
-    with seats.sqlite_writer_queue(), transaction.atomic():
+    with transaction.atomic():
         locked = seats.lock_training(training.pk)
         if locked is None:
             raise Training.DoesNotExist
