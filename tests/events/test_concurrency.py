@@ -74,8 +74,8 @@ def test_it_confirms_exactly_50_of_200_simultaneous_registrations_round_after_ro
         assert assert_rules_hold(training) == 50
         assert Registration.objects.active().filter(training=training).count() == 200
         assert Registration.objects.waitlisted().filter(training=training).count() == 150
-        # Every waiting person's member was full, or the training was, when they came.
         assert Notice.objects.filter(registration__training=training).count() == 200
+        assert_each_decision_was_right_in_arrival_order(training)
 
 
 def test_it_gives_each_freed_seat_to_exactly_one_person_while_others_register(
@@ -111,6 +111,22 @@ def test_it_gives_each_freed_seat_to_exactly_one_person_while_others_register(
     for registration in leaving:
         registration.refresh_from_db()
         assert registration.status == Registration.Status.CANCELLED
+
+
+def assert_each_decision_was_right_in_arrival_order(training):
+    """Replay the registrations in the order they took the lock: each got a seat exactly when
+    the training and the member had room at that moment."""
+    total, per_member = 0, Counter()
+    for member_id, status in (
+        Registration.objects.filter(training=training)
+        .order_by("id")
+        .values_list("member_id", "status")
+    ):
+        room = total < training.capacity and per_member[member_id] < training.per_member_limit
+        assert status == ("confirmed" if room else "waitlisted")
+        if room:
+            total += 1
+            per_member[member_id] += 1
 
 
 def _everyone_waiting_is_at_the_limit(training: Training) -> bool:
