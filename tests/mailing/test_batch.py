@@ -18,6 +18,7 @@ MAX_VERSIONS = 3
 
 class FakeBrevo(BaseHTTPRequestHandler):
     calls: list[dict] = []
+    busy = 0  # answer this many calls with 429 Too Many Requests first
 
     def log_message(self, *args):
         pass
@@ -26,6 +27,11 @@ class FakeBrevo(BaseHTTPRequestHandler):
         data = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         FakeBrevo.calls.append(data)
         versions = data.get("messageVersions", [])
+        if FakeBrevo.busy:
+            FakeBrevo.busy -= 1
+            return self._answer(
+                429, {"code": "too_many_requests", "message": "rate limited"}, retry_after="30"
+            )
         if len(versions) > MAX_VERSIONS:
             return self._answer(400, {"code": "invalid_parameter", "message": "too many versions"})
         if any(v["to"][0]["email"].startswith("broken") for v in versions):
@@ -33,9 +39,11 @@ class FakeBrevo(BaseHTTPRequestHandler):
         ids = [f"<{uuid.uuid4().hex}@smtp-relay.mailin.fr>" for _ in versions]
         return self._answer(201, {"messageIds": ids})
 
-    def _answer(self, status, body):
+    def _answer(self, status, body, retry_after=None):
         raw = json.dumps(body).encode()
         self.send_response(status)
+        if retry_after:
+            self.send_header("Retry-After", retry_after)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
         self.end_headers()
@@ -45,6 +53,7 @@ class FakeBrevo(BaseHTTPRequestHandler):
 @pytest.fixture
 def brevo(settings):
     FakeBrevo.calls = []
+    FakeBrevo.busy = 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeBrevo)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -102,3 +111,20 @@ def test_it_fails_only_the_broken_address_of_a_refused_batch(
     statuses = dict(Delivery.objects.filter(bulletin=bulletin).values_list("email", "status"))
     assert statuses.pop("broken@city.adachi.example.jp") == Delivery.Status.FAILED
     assert set(statuses.values()) == {Delivery.Status.SENT}
+
+
+@pytest.mark.django_db
+def test_it_waits_as_long_as_the_provider_asks_after_a_429(brevo, all_members_list, alice):
+    brevo.busy = 1
+    bulletin = services.save_bulletin(
+        None, mailing_list=all_members_list, subject="お知らせ", body="本文"
+    )
+    services.start_bulletin(bulletin)
+    services.snapshot_audience(bulletin.pk)
+    services.drain_bulletin(bulletin.pk)
+
+    row = Delivery.objects.get(bulletin=bulletin)
+    assert row.status == Delivery.Status.QUEUED
+    assert "429" in row.error
+    assert row.next_attempt_at is not None
+    assert (row.next_attempt_at - row.updated_at).total_seconds() >= 29
