@@ -478,8 +478,14 @@ def run(args: argparse.Namespace) -> None:
 
     sink = SinkProcess()
     try:
+        # The machine is shared: measure the bare limit before and after the pipeline and keep
+        # the better figure, so that the ratio is not flattered by a quiet moment.
+        before = bare_limit(n, sink, args.bare_count)
+        sink.ask("reset")
         figures |= pipeline(n, env, sink)
-        figures |= bare_limit(n, sink, args.bare_count)
+        after = bare_limit(n, sink, args.bare_count)
+        figures["bare_limit_runs"] = [before, after]
+        figures["bare_limit_msgs_per_s"] = max(before, after)
     finally:
         sink.stop()
     figures["ratio_to_limit"] = round(
@@ -542,7 +548,7 @@ def pipeline(n: int, env: dict[str, str], sink: SinkProcess) -> dict[str, Any]:
     return figures
 
 
-def bare_limit(n: int, sink: SinkProcess, per_process: int) -> dict[str, Any]:
+def bare_limit(n: int, sink: SinkProcess, per_process: int) -> float:
     log("== bare limit: the same rendering and SMTP in two plain processes")
     sink.ask("reset")
     count = per_process or min(n // 2, 10000)
@@ -572,7 +578,7 @@ def bare_limit(n: int, sink: SinkProcess, per_process: int) -> dict[str, Any]:
     sent = sum(o["count"] for o in outputs)
     rate = sent / seconds
     log(f"   {sent:,} messages in {seconds:.1f} s = {rate:.1f} msgs/s")
-    return {"bare_limit_msgs_per_s": round(rate, 1)}
+    return round(rate, 1)
 
 
 def batch_path(n: int, env: dict[str, str]) -> dict[str, Any]:
