@@ -127,6 +127,10 @@ def prepare_database(args: argparse.Namespace) -> tuple[list[int], str]:
         import psycopg
 
         name = settings.DATABASES["default"]["NAME"]
+        if "bench" not in name:
+            raise SystemExit(
+                f"refusing to drop {name!r}: the bench's database needs 'bench' in its name"
+            )
         params = settings.DATABASES["default"]
         connection.close()
         admin = psycopg.connect(
@@ -506,6 +510,17 @@ def run_one(database: str, args: argparse.Namespace) -> None:
     print(json.dumps(figures))
 
 
+def default_postgres_url() -> str:
+    """BENCH_POSTGRES_URL, else the server of DATABASE_URL with a database of the bench's own."""
+    if os.environ.get("BENCH_POSTGRES_URL"):
+        return os.environ["BENCH_POSTGRES_URL"]
+    url = os.environ.get("DATABASE_URL", "")
+    if url.startswith(("postgres://", "postgresql://")):
+        base, _, name = url.rpartition("/")
+        return f"{base}/{name.split('?')[0]}_bench_register"
+    return "postgres://postgres@127.0.0.1:5432/renkei_bench_register"
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--attempts", type=int, default=1000)
@@ -517,9 +532,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument(
         "--postgres-url",
-        default=os.environ.get(
-            "BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/renkei_bench_register"
-        ),
+        default=default_postgres_url(),
+        help="a database of its own: it is dropped and made anew (its name must contain 'bench')",
     )
     parser.add_argument("--paths", default="service,http", help="service,http (default both)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
