@@ -128,6 +128,8 @@ else:
             },
             # A file, not :memory:, so that real worker processes share the test database.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # Opening and closing an SQLite connection per request costs more than the query.
+            "CONN_MAX_AGE": envint("DATABASE_CONN_MAX_AGE", "60"),
         }
     }
 
@@ -302,8 +304,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
-# events/seats.py). Set to False to trade registrations per second for full durability.
-EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "True")
+# events/seats.py). Off by default: a confirmation mail is sent once the registration has
+# committed, so a commit a server crash could still lose would mail a seat that is not there.
+EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "False")
 
 LOGGING = {
     "version": 1,
