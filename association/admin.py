@@ -152,7 +152,7 @@ class MemberAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Member | None = None) -> Any:
         if obj is None:
-            return ["local_government", "kind", "joined_on", "block_override", "notes"]
+            return ["local_government", "status", "kind", "joined_on", "block_override", "notes"]
         return [
             "local_government",
             "kind",
@@ -163,6 +163,14 @@ class MemberAdmin(admin.ModelAdmin):
             "notes",
         ]
 
+    def formfield_for_choice_field(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "status":
+            # A new row either joins or is recorded as a non-member; leaving is an action.
+            kwargs["choices"] = [
+                (s.value, s.label) for s in (Member.Status.ACTIVE, Member.Status.GUEST)
+            ]
+        return super().formfield_for_choice_field(db_field, request, **kwargs)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Member | None = None) -> list[str]:
         if obj is None:
             return []
@@ -171,9 +179,12 @@ class MemberAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Member, form: Any, change: bool) -> None:
         user = request.user if isinstance(request.user, User) else None
         if not change:
-            member = services.admit_member(
-                obj.local_government, kind=obj.kind, joined_on=obj.joined_on, by=user
-            )
+            if obj.status == Member.Status.GUEST:
+                member = services.register_guest(obj.local_government, by=user)
+            else:
+                member = services.admit_member(
+                    obj.local_government, kind=obj.kind, joined_on=obj.joined_on, by=user
+                )
             Member.objects.filter(pk=member.pk).update(
                 block_override=obj.block_override, notes=obj.notes
             )
@@ -199,14 +210,15 @@ class MemberAdmin(admin.ModelAdmin):
             done += 1
         self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
 
-    @admin.action(description=gettext_lazy("選択した退会団体を再入会にする"))
+    @admin.action(description=gettext_lazy("選択した退会団体・非会員を会員にする（再入会・入会）"))
     def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
         user = request.user if isinstance(request.user, User) else None
         done = 0
-        for member in queryset.filter(status=Member.Status.LEFT).select_related("local_government"):
+        waiting = queryset.filter(status__in=[Member.Status.LEFT, Member.Status.GUEST])
+        for member in waiting.select_related("local_government"):
             services.admit_member(member.local_government, kind=member.kind, by=user)
             done += 1
-        self.message_user(request, _("%(n)d 団体を再入会にしました。") % {"n": done})
+        self.message_user(request, _("%(n)d 団体を会員にしました。") % {"n": done})
 
 
 @admin.register(Agreement)

@@ -123,6 +123,9 @@ class Member(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", _("在籍")
         LEFT = "left", _("退会")
+        # A non-member municipality whose staff may join trainings open to non-members; it
+        # receives no bulletins and is not counted as a member.
+        GUEST = "guest", _("非会員（研修参加）")
 
     local_government = models.OneToOneField(
         LocalGovernment,
@@ -148,6 +151,9 @@ class Member(models.Model):
     notes = models.TextField(_("備考"), blank=True)
     created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
+
+    # Whose staff may log in to the portal.
+    PORTAL_STATUSES = (Status.ACTIVE, Status.GUEST)
 
     objects = MemberQuerySet.as_manager()
 
@@ -176,6 +182,7 @@ class MembershipEvent(models.Model):
         KIND_CHANGED = "kind_changed", _("種別変更")
         LEFT = "left", _("退会")
         REJOINED = "rejoined", _("再入会")
+        GUEST = "guest", _("非会員として登録")
 
     member = models.ForeignKey(
         Member, on_delete=models.CASCADE, related_name="events", verbose_name=_("会員団体")
@@ -235,7 +242,8 @@ class ContactQuerySet(models.QuerySet["Contact"]):
         return self.filter(is_active=True)
 
     def for_user(self, user: User) -> ContactQuerySet:
-        return self.filter(user=user, is_active=True, member__status=Member.Status.ACTIVE)
+        """The contact records through which USER may use the portal."""
+        return self.filter(user=user, is_active=True, member__status__in=Member.PORTAL_STATUSES)
 
 
 class Contact(models.Model):

@@ -223,6 +223,12 @@ def admit_member(
         action = MembershipEvent.Action.JOINED
     elif member.status == Member.Status.ACTIVE:
         raise ValidationError(_("%(name)s はすでに会員です。") % {"name": member.name})
+    elif member.status == Member.Status.GUEST:
+        member.status = Member.Status.ACTIVE
+        member.kind = kind
+        member.joined_on = joined_on
+        member.save(update_fields=["status", "kind", "joined_on", "updated_at"])
+        action = MembershipEvent.Action.JOINED
     else:
         member.status = Member.Status.ACTIVE
         member.kind = kind
@@ -236,6 +242,35 @@ def admit_member(
         member=member, action=action, kind=kind, effective_on=joined_on, note=note, recorded_by=by
     )
     audit(by, action, member, f"{member.name}: {MembershipEvent.Action(action).label}")
+    return member
+
+
+@transaction.atomic
+def register_guest(
+    local_government: LocalGovernment, *, by: User | None = None, note: str = ""
+) -> Member:
+    """Record a non-member municipality so that its staff can join trainings open to
+    non-members. It gets no bulletins; admit_member() later makes it a member."""
+    if Member.objects.filter(local_government=local_government).exists():
+        raise ValidationError(
+            _("%(name)s はすでに登録されています。") % {"name": local_government.full_name}
+        )
+    today = timezone.localdate()
+    member = Member.objects.create(
+        local_government=local_government,
+        kind=Member.Kind.MEMBER,
+        status=Member.Status.GUEST,
+        joined_on=today,
+    )
+    MembershipEvent.objects.create(
+        member=member,
+        action=MembershipEvent.Action.GUEST,
+        kind=member.kind,
+        effective_on=today,
+        note=note,
+        recorded_by=by,
+    )
+    audit(by, "guest_registered", member, f"{member.name}: 非会員（研修参加）として登録")
     return member
 
 
@@ -334,7 +369,7 @@ def parse_role(value: object) -> str:
 def _sync_user(contact: Contact) -> None:
     """Give an active contact a login (one account per address); take it away from the last
     inactive one. No password: municipality staff log in with a mailed code."""
-    if contact.is_active and contact.member.status == Member.Status.ACTIVE:
+    if contact.is_active and contact.member.status in Member.PORTAL_STATUSES:
         user = User.objects.filter(email__iexact=contact.email).first()
         if user is None:
             user = User(username=contact.email, email=contact.email)

@@ -24,12 +24,15 @@ class TrainingQuerySet(models.QuerySet["Training"]):
         )
 
     def for_member(self, member: Member) -> TrainingQuerySet:
-        """National trainings, and block trainings that MEMBER's block (or anyone) may join."""
+        """National trainings, and block trainings that MEMBER's block (or anyone) may join;
+        for a non-member (guest) municipality, only trainings open to non-members."""
         now = timezone.now()
+        if member.status == Member.Status.GUEST:
+            return self.filter(audience=Training.Audience.OPEN)
         return self.filter(
             Q(kind=Training.Kind.NATIONAL)
             | Q(block_id=member.block.pk)
-            | Q(audience=Training.Audience.EVERYONE)
+            | Q(audience__in=[Training.Audience.EVERYONE, Training.Audience.OPEN])
             | Q(audience=Training.Audience.BLOCK_FIRST, others_from__lte=now)
         )
 
@@ -51,6 +54,7 @@ class Training(models.Model):
         BLOCK = "block", _("ブロック内の会員のみ")
         BLOCK_FIRST = "block_first", _("ブロック内を優先し、指定日から他の会員も")
         EVERYONE = "everyone", _("すべての会員")
+        OPEN = "open", _("すべての会員と非会員の市区町村")
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("下書き")
@@ -166,9 +170,14 @@ class Training(models.Model):
 
     def admits(self, member: Member, moment: dt.datetime) -> bool:
         """Whether MEMBER is in the audience at MOMENT."""
+        if member.status == Member.Status.GUEST:
+            return self.audience == self.Audience.OPEN
         if member.status != Member.Status.ACTIVE:
             return False
-        if self.kind == self.Kind.NATIONAL or self.audience == self.Audience.EVERYONE:
+        if self.kind == self.Kind.NATIONAL or self.audience in (
+            self.Audience.EVERYONE,
+            self.Audience.OPEN,
+        ):
             return True
         if member.block.pk == self.block_id:
             return True

@@ -22,7 +22,7 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from association.models import Contact, User
+from association.models import Contact, Member, User
 from association.nendo import nendo_of, wareki
 from association.services import audit
 
@@ -84,7 +84,9 @@ def _check_can_register(training: Training, contact: Contact, now: dt.datetime) 
             }
         raise ValidationError(message, code="closed")
     if not training.admits(contact.member, now):
-        if training.block is not None and training.others_from is not None:
+        if contact.member.status == Member.Status.GUEST:
+            message = _("この研修会は会員団体の方が対象です（非会員の市区町村は参加できません）。")
+        elif training.block is not None and training.others_from is not None:
             message = _(
                 "この研修会は%(block)sブロックの会員団体が対象です。他ブロックからの申込みは%(day)sからです。"
             ) % {"block": training.block.name, "day": wareki(training.others_from)}

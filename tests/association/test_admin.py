@@ -64,7 +64,13 @@ def test_the_member_changelist_filters_by_block_and_searches_by_kana(admin_clien
 def test_adding_a_member_in_the_admin_records_the_join(admin_client_, registry):
     response = admin_client_.post(
         reverse("admin:association_member_add"),
-        {"local_government": "131016", "kind": "member", "joined_on": "2024-04-01", "notes": ""},
+        {
+            "local_government": "131016",
+            "status": "active",
+            "kind": "member",
+            "joined_on": "2024-04-01",
+            "notes": "",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     member = Member.objects.get(local_government_id="131016")
@@ -104,3 +110,19 @@ def test_the_admin_withdraws_and_readmits_members_keeping_the_history(admin_clie
     edogawa.refresh_from_db()
     assert edogawa.status == Member.Status.ACTIVE
     assert list(edogawa.events.values_list("action", flat=True)) == ["joined", "left", "rejoined"]
+
+
+def test_the_admin_records_a_non_member_municipality_as_a_guest(admin_client_, registry):
+    response = admin_client_.post(
+        reverse("admin:association_member_add"),
+        {
+            "local_government": "112038",
+            "status": "guest",
+            "kind": "member",
+            "joined_on": "2026-11-01",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    member = Member.objects.get(local_government_id="112038")
+    assert member.status == Member.Status.GUEST
+    assert member.events.get().action == "guest"
