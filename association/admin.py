@@ -266,7 +266,7 @@ class ContactAdmin(admin.ModelAdmin):
         "deactivated_at",
     )
     readonly_fields = ("is_active", "hand_over_link", "successor", "user", "deactivated_at")
-    actions = ("deactivate_selected",)
+    actions = ("deactivate_selected", "erase_selected")
 
     @admin.display(description=gettext_lazy("担当者変更"))
     def hand_over_link(self, obj: Contact) -> str:
@@ -310,7 +310,12 @@ class ContactAdmin(admin.ModelAdmin):
         obj._state.adding = False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Deleting personal data is real (APPI) but deliberate: superusers only.
+        # Rows stay (registrations and deliveries point at them); erase_selected removes the
+        # person's data from the row and from every copy instead.
+        return False
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        # Erasing personal data is real (APPI) and cannot be undone: superusers only.
         return bool(request.user.is_superuser)
 
     @admin.action(description=gettext_lazy("選択した担当者を無効にする"))
@@ -319,6 +324,18 @@ class ContactAdmin(admin.ModelAdmin):
         for contact in queryset.filter(is_active=True):
             services.deactivate_contact(contact, by=user)
         self.message_user(request, _("選択した担当者を無効にしました。"))
+
+    @admin.action(
+        description=gettext_lazy("選択した担当者の個人情報を削除する（元に戻せません）"),
+        permissions=["erase"],
+    )
+    def erase_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        count = 0
+        for contact in queryset:
+            services.erase_contact(contact, by=user)
+            count += 1
+        self.message_user(request, _("%(n)d 名の個人情報を削除しました。") % {"n": count})
 
     def hand_over_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_change_permission(request):

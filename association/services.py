@@ -25,7 +25,7 @@ from .models import (
     Prefecture,
     User,
 )
-from .signals import contact_handed_over
+from .signals import contact_erased, contact_handed_over
 from .tasks import welcome_successor_task
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
@@ -505,6 +505,38 @@ def hand_over_contact(
         successor=successor.pk,
     )
     return successor
+
+
+ERASED_NAME = "（削除済み）"
+
+
+def erased_email(contact_pk: int) -> str:
+    return f"erased-{contact_pk}@invalid.invalid"
+
+
+@transaction.atomic
+def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
+    """Delete a person's data for good (APPI): the record stays as an anonymous row so that
+    counts and history (registrations, deliveries) hold, but nothing identifies the person.
+    Other apps scrub their copies through the contact_erased signal."""
+    contact = Contact.objects.select_for_update().select_related("member").get(pk=contact.pk)
+    if contact.name == ERASED_NAME:
+        return contact
+    if contact.is_active:
+        contact.is_active = False
+        contact.deactivated_at = timezone.now()
+    contact_erased.send(sender=Contact, contact=contact, by=by)
+    user = contact.user
+    contact.name = ERASED_NAME
+    contact.kana = contact.department = contact.title = contact.phone = ""
+    contact.email = erased_email(contact.pk)
+    contact.user = None
+    contact.save()
+    if user is not None and not user.is_staff and not user.contacts.exists():
+        user.delete()
+    # The audit entry names no one: the summary says only which member lost a contact.
+    audit(by, "contact_erased", contact, f"{contact.member.name}: 担当者の個人情報を削除")
+    return contact
 
 
 # --- who may do what in the portal ----------------------------------------------------------
