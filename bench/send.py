@@ -55,13 +55,15 @@ BODY = """いつもお世話になっております。{{ 団体名 }} {{ 所属
 資料は https://renkei.example.jp/files/2026-zentai.pdf に掲載しています。
 """
 BREVO_MAX_VERSIONS = 1000
+# The environment as given, before a run points DATABASE_URL and friends at the bench's own.
+GIVEN_ENV = dict(os.environ)
 
 
 # --- small helpers ---------------------------------------------------------------------------
 
 
 def var_dir() -> Path:
-    base = Path(os.environ.get("RENKEI_VAR_DIR", BASE_DIR / "var"))
+    base = Path(GIVEN_ENV.get("RENKEI_VAR_DIR", BASE_DIR / "var"))
     path = base / "bench-send"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -397,7 +399,7 @@ def role_bare(count: int, port: int, start_at: float) -> None:
 
 
 def postgres_urls() -> tuple[str, str]:
-    base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/renkei"
+    base = GIVEN_ENV.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/renkei"
     parsed = urlparse(base)
     name = (parsed.path.lstrip("/") or "renkei") + "_bench_send"
     return parsed._replace(path=f"/{name}").geturl(), name
@@ -417,24 +419,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--recipients", type=int, default=20000)
+    parser.add_argument(
+        "--recipients",
+        type=int,
+        nargs="+",
+        default=[20000],
+        help="one or more sizes, e.g. --recipients 20000 100000",
+    )
     parser.add_argument("--role", default="main", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--start-at", type=float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--bare-count", type=int, default=0, help="messages per bare process")
     args = parser.parse_args()
     if args.role == "snapshot-sqlite":
-        return role_snapshot_sqlite(args.recipients)
+        return role_snapshot_sqlite(args.recipients[0])
     if args.role == "bare":
-        return role_bare(args.recipients, args.port, args.start_at)
-    run(args)
+        return role_bare(args.recipients[0], args.port, args.start_at)
+    runs = {str(n): run(n, args) for n in args.recipients}
+    # One JSON object: the largest run's figures at the top level, every run under "runs".
+    largest = runs[str(max(args.recipients))]
+    summary = {**largest, "runs": runs} if len(runs) > 1 else largest
+    if len(runs) > 1:
+        summary["worker_peak_rss_mb_by_n"] = {n: r["worker_peak_rss_mb"] for n, r in runs.items()}
+    log(json.dumps(summary, ensure_ascii=False))
 
 
-def run(args: argparse.Namespace) -> None:
-    n = args.recipients
+def run(n: int, args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"recipients": n}
-    broker = os.environ.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/4"
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
+    broker = GIVEN_ENV.get("CELERY_BROKER_URL") or "redis://127.0.0.1:6379/4"
+    redis_url = GIVEN_ENV.get("REDIS_URL") or "redis://127.0.0.1:6379/5"
     pg_url, pg_name = postgres_urls()
     bench_var = var_dir() / "postgresql"
     shutil.rmtree(bench_var, ignore_errors=True)
@@ -455,6 +468,12 @@ def run(args: argparse.Namespace) -> None:
     )
 
     log(f"== PostgreSQL database {pg_name}: {n:,} contacts")
+    from django.apps import apps
+
+    if apps.ready:  # a previous size's run still holds connections to the bench database
+        from django.db import connections
+
+        connections.close_all()
     recreate_postgres(pg_url, pg_name)
     env = {
         "RENKEI_VAR_DIR": str(bench_var),
@@ -492,7 +511,8 @@ def run(args: argparse.Namespace) -> None:
         figures["pipeline_msgs_per_s"] / figures["bare_limit_msgs_per_s"], 3
     )
     figures |= batch_path(n, env)
-    log(json.dumps(figures, ensure_ascii=False))
+    log("   " + json.dumps(figures, ensure_ascii=False))
+    return figures
 
 
 def worker_env(env: dict[str, str], **extra: str) -> dict[str, str]:
