@@ -355,3 +355,12 @@ def test_it_routes_bulletins_to_their_own_queue_and_test_copies_to_the_fast_one(
     assert queue("mailing.sweep_deliveries") == "bulletins"
     assert queue("mailing.send_test_bulletin") == "transactional"
     assert queue("association.welcome_successor") == "transactional"
+
+
+@pytest.mark.django_db
+def test_it_never_reaches_the_staff_of_a_guest_municipality(all_members_list, alice):
+    guest = registry.register_guest(lg("大阪府大阪市"))
+    visitor = registry.add_contact(guest, name="中村 拓也", email="visitor@city.osaka.example.jp")
+    services.add_to_list(all_members_list, visitor)
+
+    assert list(audience.recipients(all_members_list)) == [alice]
