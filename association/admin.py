@@ -201,7 +201,7 @@ class MemberAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a member leaves (退会) and keeps its history
 
-    @admin.action(description=gettext_lazy("選択した会員を退会にする"))
+    @admin.action(description=gettext_lazy("選択した会員を退会にする"), permissions=["change"])
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
         user = request.user if isinstance(request.user, User) else None
         done = 0
@@ -210,7 +210,10 @@ class MemberAdmin(admin.ModelAdmin):
             done += 1
         self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
 
-    @admin.action(description=gettext_lazy("選択した退会団体・非会員を会員にする（再入会・入会）"))
+    @admin.action(
+        description=gettext_lazy("選択した退会団体・非会員を会員にする（再入会・入会）"),
+        permissions=["change"],
+    )
     def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
         user = request.user if isinstance(request.user, User) else None
         done = 0
@@ -318,7 +321,7 @@ class ContactAdmin(admin.ModelAdmin):
         # Erasing personal data is real (APPI) and cannot be undone: superusers only.
         return bool(request.user.is_superuser)
 
-    @admin.action(description=gettext_lazy("選択した担当者を無効にする"))
+    @admin.action(description=gettext_lazy("選択した担当者を無効にする"), permissions=["change"])
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[Contact]) -> None:
         user = request.user if isinstance(request.user, User) else None
         for contact in queryset.filter(is_active=True):

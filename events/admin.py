@@ -30,6 +30,10 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
+def _may_export_people(request: HttpRequest) -> bool:
+    return request.user.has_perms(["events.view_registration", "association.view_contact"])
+
+
 @admin.register(Training)
 class TrainingAdmin(admin.ModelAdmin):
     list_display = [
@@ -144,23 +148,46 @@ class TrainingAdmin(admin.ModelAdmin):
             .order_by("training__starts_at", "training_id", "status", "member_id", "id")
         )
 
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        # A participant list is personal data: it takes the right to see registrations and
+        # contacts, not only trainings.
+        return _may_export_people(request)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _require_export(self, request: HttpRequest) -> None:
+        if not self.has_export_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+
     def csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_export(request)
         training = self._training(request, pk)
         return exports.csv_response(self._participants([training]), f"training-{pk}")
 
     def xlsx_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        self._require_export(request)
         training = self._training(request, pk)
         return exports.xlsx_response(self._participants([training]), f"training-{pk}")
 
-    @admin.action(description=_("参加者をCSVで出力"))
+    @admin.action(description=_("参加者をCSVで出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
         return exports.csv_response(self._participants(queryset), "participants")
 
-    @admin.action(description=_("参加者をExcelで出力"))
+    @admin.action(description=_("参加者をExcelで出力"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
         return exports.xlsx_response(self._participants(queryset), "participants")
 
-    @admin.action(description=_("翌年度に複製（下書き）"))
+    @admin.action(description=_("翌年度に複製（下書き）"), permissions=["add"])
     def duplicate_for_next_nendo(self, request: HttpRequest, queryset: QuerySet[Training]) -> None:
         for training in queryset:
             copy = services.duplicate_training(training, by=_user(request))
@@ -324,25 +351,28 @@ class RegistrationAdmin(admin.ModelAdmin):
     def prefecture(self, obj: Registration) -> str:
         return obj.member.local_government.prefecture.name
 
-    @admin.action(description=_("出席にする"))
+    @admin.action(description=_("出席にする"), permissions=["change"])
     def mark_attended(self, request: HttpRequest, queryset: QuerySet[Registration]) -> None:
         count = services.mark_attendance(
             queryset, attendance=Registration.Attendance.ATTENDED, by=_user(request)
         )
         self.message_user(request, _("%(count)d 名を出席にしました。") % {"count": count})
 
-    @admin.action(description=_("欠席にする"))
+    @admin.action(description=_("欠席にする"), permissions=["change"])
     def mark_absent(self, request: HttpRequest, queryset: QuerySet[Registration]) -> None:
         count = services.mark_attendance(
             queryset, attendance=Registration.Attendance.ABSENT, by=_user(request)
         )
         self.message_user(request, _("%(count)d 名を欠席にしました。") % {"count": count})
 
-    @admin.action(description=_("選択した申込みをCSVで出力"))
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return _may_export_people(request)
+
+    @admin.action(description=_("選択した申込みをCSVで出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
         return exports.csv_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
 
-    @admin.action(description=_("選択した申込みをExcelで出力"))
+    @admin.action(description=_("選択した申込みをExcelで出力"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
         return exports.xlsx_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
 
