@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
@@ -239,8 +240,49 @@ class AgreementAdmin(admin.ModelAdmin):
     date_hierarchy = "signed_on"
 
 
+class ContactAdminForm(forms.ModelForm):
+    """Validates the address as the service will store it (normalised), so that a duplicate
+    in another case or width is a form error, not a failed save."""
+
+    class Meta:
+        model = Contact
+        fields = ("member", "name", "kana", "department", "title", "email", "phone", "role")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        member = data.get("member") or getattr(self.instance, "member", None)
+        raw = data.get("email")
+        if raw and member is not None:
+            try:
+                email = services.normalise_email(raw)
+                clash = Contact.objects.filter(member=member, email=email)
+                if self.instance.pk:
+                    clash = clash.exclude(pk=self.instance.pk)
+                if clash.exists():
+                    raise ValidationError(
+                        _("%(email)s は %(member)s の担当者としてすでに登録されています。")
+                        % {"email": email, "member": member.name}
+                    )
+                staff = User.objects.filter(email__iexact=email).filter(
+                    Q(is_staff=True) | Q(is_superuser=True)
+                )
+                if staff.exists():
+                    raise ValidationError(
+                        _(
+                            "%(email)s は事務局のアカウントで使われているため、担当者には登録できません。"
+                        )
+                        % {"email": email}
+                    )
+            except ValidationError as exc:
+                self.add_error("email", exc)
+            else:
+                data["email"] = email
+        return data
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
+    form = ContactAdminForm
     list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
     list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
     list_select_related = ("member__local_government__prefecture",)
@@ -306,7 +348,8 @@ class ContactAdmin(admin.ModelAdmin):
             else:
                 saved = services.add_contact(obj.member, by=user, **values)
         except ValidationError as exc:
-            # The form already validated; a race (the same address added meanwhile) lands here.
+            # The form already validated; only a race (the same address added meanwhile) or a
+            # secretariat account's address lands here.
             self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
             raise
         obj.pk = saved.pk

@@ -243,7 +243,14 @@ def read_rows(data: bytes, filename: str = "") -> Iterator[tuple[int, list[str]]
 
 def _decode(data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode text"
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                _(
+                    "Unicode テキストとして読めないファイルです。CSV か Excel で保存し直してください。"
+                )
+            ) from None
     for encoding in ("utf-8-sig", "cp932"):
         try:
             return data.decode(encoding)

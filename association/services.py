@@ -371,6 +371,18 @@ def _sync_user(contact: Contact) -> None:
     inactive one. No password: municipality staff log in with a mailed code."""
     if contact.is_active and contact.member.status in Member.PORTAL_STATUSES:
         user = User.objects.filter(email__iexact=contact.email).first()
+        if user is not None and (user.is_staff or user.is_superuser):
+            # A secretariat account is never linked to (or switched back on by) a portal
+            # contact: its address logging in by code would open the admin.
+            raise ValidationError(
+                {
+                    "email": _(
+                        "%(email)s は事務局のアカウントで使われているため、担当者には登録できません。"
+                    )
+                    % {"email": contact.email}
+                },
+                code="staff_address",
+            )
         if user is None:
             user = User(username=contact.email, email=contact.email)
             user.set_unusable_password()

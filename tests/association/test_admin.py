@@ -126,3 +126,40 @@ def test_the_admin_records_a_non_member_municipality_as_a_guest(admin_client_, r
     member = Member.objects.get(local_government_id="112038")
     assert member.status == Member.Status.GUEST
     assert member.events.get().action == "guest"
+
+
+def test_a_case_variant_duplicate_address_is_a_form_error_not_a_failure(
+    admin_client_, alice, edogawa
+):
+    response = admin_client_.post(
+        reverse("admin:association_contact_add"),
+        {
+            "member": edogawa.pk,
+            "name": "別人",
+            "email": "ALICE@CITY.EDOGAWA.EXAMPLE.JP",
+            "role": "staff",
+        },
+    )
+    assert response.status_code == 200
+    assert "すでに登録されています" in response.content.decode()
+    assert Contact.objects.filter(member=edogawa).count() == 1
+
+
+def test_a_secretariat_address_cannot_become_a_contact(admin_client_, client, alice, edogawa):
+    former = User.objects.create_superuser("former", "former@npo.example.jp", "x-long-pass")
+    former.is_active = False
+    former.save()
+    response = admin_client_.post(
+        reverse("admin:association_contact_add"),
+        {"member": edogawa.pk, "name": "元職員", "email": "former@npo.example.jp", "role": "staff"},
+    )
+    assert "事務局のアカウント" in response.content.decode()
+    # Nor through the portal, by a coordinator.
+    client.force_login(alice.user)
+    url = reverse("portal:contact_add", args=[edogawa.local_government_id])
+    response = client.post(
+        url, {"name": "元職員", "email": "Former@npo.example.jp", "role": "staff"}
+    )
+    assert "事務局のアカウント" in response.content.decode()
+    former.refresh_from_db()
+    assert not former.is_active

@@ -364,3 +364,8 @@ def test_planning_a_long_file_takes_a_few_queries_not_one_per_row(
 
     assert not plan.errors
     assert (plan.created, plan.unchanged + plan.updated) == (120, 1)
+
+
+def test_it_names_a_broken_unicode_text_file_instead_of_failing():
+    plan = importing.plan_import(b"\xff\xfe\x41", filename="contacts.txt")
+    assert any("Unicode テキストとして読めない" in str(error) for error in plan.errors)
