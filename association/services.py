@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -25,7 +26,7 @@ from .models import (
     Prefecture,
     User,
 )
-from .signals import contact_erased, contact_handed_over
+from .signals import contact_deactivated, contact_erased, contact_handed_over
 from .tasks import welcome_successor_task
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
@@ -467,6 +468,7 @@ def deactivate_contact(contact: Contact, *, by: User | None = None) -> Contact:
     contact.deactivated_at = timezone.now()
     contact.save(update_fields=["is_active", "deactivated_at", "updated_at"])
     _sync_user(contact)
+    contact_deactivated.send(sender=Contact, contact=contact, by=by)
     audit(
         by, "contact_deactivated", contact, f"{contact.member.name}: 担当者 {contact.name} を無効化"
     )
@@ -526,6 +528,19 @@ def erased_email(contact_pk: int) -> str:
     return f"erased-{contact_pk}@invalid.invalid"
 
 
+def _scrub_audit_log(*values: str) -> None:
+    """Take a person's name and address out of the audit log's earlier entries."""
+    for value in filter(None, values):
+        for entry in AuditEntry.objects.filter(
+            Q(summary__contains=value) | Q(changes__icontains=value)
+        ):
+            entry.summary = entry.summary.replace(value, ERASED_NAME)
+            entry.changes = {
+                k: str(v).replace(value, ERASED_NAME) for k, v in entry.changes.items()
+            }
+            entry.save(update_fields=["summary", "changes"])
+
+
 @transaction.atomic
 def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
     """Delete a person's data for good (APPI): the record stays as an anonymous row so that
@@ -538,6 +553,7 @@ def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
         contact.is_active = False
         contact.deactivated_at = timezone.now()
     contact_erased.send(sender=Contact, contact=contact, by=by)
+    _scrub_audit_log(contact.name, contact.email)
     user = contact.user
     contact.name = ERASED_NAME
     contact.kana = contact.department = contact.title = contact.phone = ""

@@ -7,3 +7,7 @@ contact_handed_over = Signal()
 # Sent inside erase_contact()'s transaction with contact= (already deactivated, personal data
 # about to be replaced), so that other apps scrub their own copies (names, addresses).
 contact_erased = Signal()
+
+# Sent inside deactivate_contact()'s transaction with contact= and by=: the person is no
+# longer a contact (a hand-over sends contact_handed_over instead).
+contact_deactivated = Signal()

@@ -1,16 +1,56 @@
-"""Receivers of other apps' signals."""
+"""Receivers of the registry's signals: a person who leaves takes no seat with them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from association.models import Contact
+from django.utils import timezone
 
-from .models import Notice
+from association.models import Contact, User
+
+from . import services
+from .models import Notice, Registration
 
 
-def drop_notices_of_erased_contact(sender: Any, *, contact: Contact, **kwargs: Any) -> None:
-    """Mail not yet sent to a person whose data is erased is never sent."""
+def _upcoming(contact: Contact) -> list[Registration]:
+    return list(
+        Registration.objects.active()
+        .filter(contact=contact, training__ends_at__gt=timezone.now())
+        .select_related("training")
+    )
+
+
+def move_registrations_to_successor(
+    sender: Any, *, old: Contact, new: Contact, by: User | None = None, **kwargs: Any
+) -> None:
+    """担当者変更: the successor takes over the predecessor's seats and waiting places, or the
+    predecessor's is given up where the successor is registered already."""
+    for registration in _upcoming(old):
+        taken = (
+            Registration.objects.active()
+            .filter(training=registration.training, contact=new)
+            .exists()
+        )
+        if taken:
+            services.cancel_registration(registration, by=by)
+        else:
+            services.substitute_registration(registration, contact=new, by=by)
+
+
+def release_registrations(
+    sender: Any, *, contact: Contact, by: User | None = None, **kwargs: Any
+) -> None:
+    """A contact deactivated without a successor gives up their seats (the waiting list moves)."""
+    for registration in _upcoming(contact):
+        services.cancel_registration(registration, by=by)
+
+
+def release_registrations_of_erased_contact(
+    sender: Any, *, contact: Contact, by: User | None = None, **kwargs: Any
+) -> None:
+    """Seats go back to the waiting list, and no mail is sent to a person whose data is erased
+    (the cancellation notices just written included)."""
+    release_registrations(sender, contact=contact, by=by)
     Notice.objects.filter(
         contact=contact, status__in=[Notice.Status.PENDING, Notice.Status.SENDING]
     ).update(status=Notice.Status.FAILED, error="担当者の個人情報を削除したため送信しません。")

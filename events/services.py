@@ -127,7 +127,8 @@ def _fill_seats(training: Training, now: dt.datetime) -> list[Registration]:
     promoted: list[Registration] = []
     if free <= 0:
         return promoted
-    for registration in Registration.objects.waitlisted().filter(training=training):
+    waiting = Registration.objects.waitlisted().filter(training=training, contact__is_active=True)
+    for registration in waiting:
         if free <= 0:
             break
         if confirmed[registration.member_id] >= training.per_member_limit:
