@@ -116,7 +116,7 @@ def test_it_gives_each_freed_seat_to_exactly_one_person_while_others_register(
 def assert_each_decision_was_right_in_arrival_order(training):
     """Replay the registrations in the order they took the lock: each got a seat exactly when
     the training and the member had room at that moment."""
-    total, per_member = 0, Counter()
+    total, per_member = 0, Counter[int]()
     for member_id, status in (
         Registration.objects.filter(training=training)
         .order_by("id")
