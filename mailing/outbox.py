@@ -88,13 +88,20 @@ def read_item(path: Path) -> OutboxItem:
     return OutboxItem(name=path.stem, message=message, sent_at=sent_at)  # type: ignore[arg-type]
 
 
-def _require_debug() -> None:
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _require_debug(request: HttpRequest) -> None:
+    """The outbox holds every login code: shown only with DEBUG on, and only to a browser on
+    this machine (or a secretariat account), never to anyone who can reach the server."""
     if not settings.DEBUG:
+        raise Http404
+    if request.META.get("REMOTE_ADDR") not in LOOPBACK and not request.user.is_staff:
         raise Http404
 
 
 def outbox_list(request: HttpRequest) -> HttpResponse:
-    _require_debug()
+    _require_debug(request)
     items = read_outbox()
     query = request.GET.get("to", "").strip().lower()
     if query:
@@ -103,7 +110,7 @@ def outbox_list(request: HttpRequest) -> HttpResponse:
 
 
 def outbox_detail(request: HttpRequest, name: str) -> HttpResponse:
-    _require_debug()
+    _require_debug(request)
     path = Path(settings.OUTBOX_DIR) / f"{name}.eml"
     if "/" in name or not path.is_file():
         raise Http404

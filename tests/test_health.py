@@ -47,3 +47,9 @@ def test_the_outbox_page_lists_and_shows_sent_mail(client, db, outbox):
     item = outbox.messages()[0]
     detail = client.get(f"/dev/outbox/{item.name}/").content.decode()
     assert "本文です。" in detail and "Content-Type" in detail
+
+
+@override_settings(DEBUG=True)
+def test_the_outbox_page_is_hidden_from_other_machines_even_in_debug(client, db, outbox):
+    assert client.get("/dev/outbox/", REMOTE_ADDR="192.0.2.10").status_code == 404
+    assert client.get("/dev/outbox/", REMOTE_ADDR="127.0.0.1").status_code == 200
