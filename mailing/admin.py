@@ -552,6 +552,9 @@ class BulletinAdmin(admin.ModelAdmin):
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         bulletin = self._bulletin(request, pk)
+        if not request.user.has_perm("association.view_contact"):
+            # Choosing a recipient lists people's names and addresses.
+            raise PermissionDenied
         candidates = (
             audience.recipients(bulletin.mailing_list)
             .select_related("member__local_government__prefecture")

@@ -9,12 +9,13 @@ class MailingConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound, tracking
 
-        from association.signals import contact_handed_over
+        from association.signals import contact_erased, contact_handed_over
 
         from . import handlers, webhooks
 
         contact_handed_over.connect(
             handlers.move_subscriptions_on_handover, dispatch_uid="mailing.handover"
         )
+        contact_erased.connect(handlers.forget_erased_contact, dispatch_uid="mailing.erase")
         tracking.connect(webhooks.handle_tracking_event, dispatch_uid="mailing.tracking")
         inbound.connect(webhooks.handle_inbound_event, dispatch_uid="mailing.inbound")

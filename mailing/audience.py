@@ -15,12 +15,13 @@ def rule_members(mailing_list: MailingList) -> QuerySet[Member]:
     if mailing_list.all_members:
         selectors = Q()
     else:
-        block_ids = list(mailing_list.blocks.values_list("pk", flat=True))
+        # .all() rather than values_list(), so that a caller's prefetch_related() is used.
+        block_ids = [block.pk for block in mailing_list.blocks.all()]
         if block_ids:
             selectors |= Q(block_override_id__in=block_ids) | Q(
                 block_override__isnull=True, local_government__prefecture__block_id__in=block_ids
             )
-        prefecture_codes = list(mailing_list.prefectures.values_list("pk", flat=True))
+        prefecture_codes = [prefecture.pk for prefecture in mailing_list.prefectures.all()]
         if prefecture_codes:
             selectors |= Q(local_government__prefecture_id__in=prefecture_codes)
         if mailing_list.partners:

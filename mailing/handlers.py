@@ -13,3 +13,7 @@ def move_subscriptions_on_handover(
     sender: Any, *, old: Contact, new: Contact, **kwargs: Any
 ) -> None:
     services.move_subscriptions(old, new)
+
+
+def forget_erased_contact(sender: Any, *, contact: Contact, **kwargs: Any) -> None:
+    services.forget_contact(contact)

@@ -164,6 +164,10 @@ def opt_out(
 def resubscribe(
     mailing_list: MailingList, contact: Contact, *, source: str, by: User | None = None
 ) -> None:
+    if contact.member.status != Member.Status.ACTIVE:
+        raise ValidationError(
+            _("会員団体の担当者の方のみメーリングリストに登録できます。"), code="not_member"
+        )
     if audience.covers_by_rule(mailing_list, contact):
         Subscription.objects.filter(mailing_list=mailing_list, contact=contact).delete()
     elif mailing_list.allow_self_subscribe or (by is not None and by.is_staff):
@@ -228,7 +232,10 @@ class ListChoice:
 
 
 def list_choices(contact: Contact) -> list[ListChoice]:
-    """The lists a staff member sees on the portal preference page."""
+    """The lists a staff member sees on the portal preference page (none for the staff of a
+    non-member municipality, whom no list reaches)."""
+    if contact.member.status != Member.Status.ACTIVE:
+        return []
     statuses = dict(
         Subscription.objects.filter(contact=contact).values_list("mailing_list_id", "status")
     )
@@ -1088,3 +1095,17 @@ def load_demo_lists() -> list[MailingList]:
 def _demo_list(slug: str, **values: Any) -> MailingList:
     mailing_list, _created = MailingList.objects.get_or_create(slug=slug, defaults=values)
     return mailing_list
+
+
+@transaction.atomic
+def forget_contact(contact: Contact) -> int:
+    """A contact's personal data is being erased (association.services.erase_contact): what is
+    still queued for them is never sent, and the copies of their name and address in the
+    delivery rows and provider events are removed. Returns the deliveries touched."""
+    from association.services import erased_email
+
+    deliveries = Delivery.objects.filter(contact=contact)
+    deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
+    addresses = set(deliveries.values_list("email", flat=True))
+    ProviderEvent.objects.filter(recipient__in=addresses).update(recipient="")
+    return deliveries.update(email=erased_email(contact.pk), recipient_name="", department="")

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from association.models import Contact, User
+from association.models import Contact, Member, User
 from association.nendo import nendo_label, nendo_of, nendo_range
 
 from . import audience, services
@@ -117,7 +117,12 @@ def _archive_lists(user: User) -> QuerySet[MailingList]:
     to by hand. Raises PermissionDenied for anyone else."""
     if user.is_staff:
         return MailingList.objects.all()
-    contacts = list(Contact.objects.for_user(user).only("pk", "member_id"))
+    # Staff of a non-member (guest) municipality read no member archive.
+    contacts = list(
+        Contact.objects.for_user(user)
+        .filter(member__status=Member.Status.ACTIVE)
+        .only("pk", "member_id")
+    )
     if not contacts:
         raise PermissionDenied
     member_ids = {c.member_id for c in contacts}
@@ -127,7 +132,8 @@ def _archive_lists(user: User) -> QuerySet[MailingList]:
         ).values_list("mailing_list_id", flat=True)
     )
     # A few queries per list: lists are counted in tens, not thousands.
-    for mailing_list in MailingList.objects.exclude(pk__in=allowed):
+    lists = MailingList.objects.exclude(pk__in=allowed).prefetch_related("blocks", "prefectures")
+    for mailing_list in lists:
         if audience.rule_members(mailing_list).filter(pk__in=member_ids).exists():
             allowed.add(mailing_list.pk)
     return MailingList.objects.filter(pk__in=allowed)
