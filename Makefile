@@ -46,5 +46,5 @@ check: lint typecheck
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 bench: install
-	$(BIN)/python bench/send.py --recipients 20000
+	$(BIN)/python bench/send.py --recipients 20000 100000
 	$(BIN)/python bench/register.py
