@@ -6,27 +6,14 @@ from __future__ import annotations
 from email.utils import parseaddr
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
 
+from association.emails import build
 from association.models import Member
 
 
 def secretariat_address() -> str:
     configured = getattr(settings, "MAILING_SECRETARIAT_EMAIL", "")
     return configured or parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
-
-
-def build(name: str, context: dict[str, object], *, to: str) -> EmailMultiAlternatives:
-    ctx = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}.subject.txt", ctx).split())
-    message = EmailMultiAlternatives(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
-        body=render_to_string(f"emails/{name}.txt", ctx),
-        to=[to],
-    )
-    message.attach_alternative(render_to_string(f"emails/{name}.html", ctx), "text/html")
-    return message
 
 
 def send_unreachable_members(member_ids: list[int], email: str) -> None:
