@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,7 +30,15 @@ from association.models import Contact, Member, User
 
 from . import audience, services
 from .forms import BulletinForm, MailingListForm, ScheduleForm
-from .models import Bulletin, Delivery, MailingList, ProviderEvent, Subscription, Suppression
+from .models import (
+    Bulletin,
+    Delivery,
+    Document,
+    MailingList,
+    ProviderEvent,
+    Subscription,
+    Suppression,
+)
 from .rendering import PLACEHOLDERS
 
 
@@ -233,6 +242,59 @@ class SuppressionAdmin(admin.ModelAdmin):
         services.unsuppress_address(obj.email, by=_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+class DocumentForm(forms.ModelForm):
+    class Meta:
+        model = Document
+        fields = ("title", "file")
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        services.check_document_upload(upload)
+        return upload
+
+
+@admin.register(Document)
+class DocumentAdmin(admin.ModelAdmin):
+    """Files for bulletins to link to: paste the URL into the body (LGWAN strips attachments)."""
+
+    form = DocumentForm
+    list_display = ("title", "filename", "size_label", "url_to_paste", "uploaded_at")
+    list_select_related = ("uploaded_by",)
+    search_fields = ("title", "file")
+    readonly_fields = ("url_to_paste", "size_label", "uploaded_by", "uploaded_at")
+
+    @admin.display(description=gettext_lazy("本文に貼り付けるURL"))
+    def url_to_paste(self, obj: Document) -> str:
+        return obj.url if obj.pk else "-"
+
+    @admin.display(description=gettext_lazy("サイズ"), ordering="size")
+    def size_label(self, obj: Document) -> str:
+        return f"{obj.size / 1024:,.0f} KB"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # publish a new document instead; a URL already mailed must not change
+
+    def save_model(self, request: HttpRequest, obj: Document, form: Any, change: bool) -> None:
+        try:
+            saved = services.publish_document(
+                title=form.cleaned_data["title"],
+                upload=form.cleaned_data["file"],
+                by=_user(request),
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            raise
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def delete_model(self, request: HttpRequest, obj: Document) -> None:
+        services.withdraw_document(obj, by=_user(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Document]) -> None:
         for obj in queryset:
             self.delete_model(request, obj)
 

@@ -396,3 +396,52 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.event_type} {self.recipient}"
+
+
+def _document_path(instance: Document, filename: str) -> str:
+    return f"documents/{instance.token}/{filename}"
+
+
+def _new_token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(12)
+
+
+class Document(models.Model):
+    """A file published on the site for bulletins to link to. LGWAN strips attachments, so
+    bulletins never carry files: the body prints the document's full URL on its own line. The
+    URL holds a random token, so only those who were sent it can find it."""
+
+    title = models.CharField(_("表題"), max_length=200)
+    file = models.FileField(_("ファイル"), upload_to=_document_path, max_length=300)
+    token = models.CharField(
+        _("公開用トークン"), max_length=32, unique=True, default=_new_token, editable=False
+    )
+    size = models.PositiveIntegerField(_("サイズ（バイト）"), default=0, editable=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("登録者"),
+        editable=False,
+    )
+    uploaded_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        verbose_name = _("公開資料")
+        verbose_name_plural = _("公開資料")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def filename(self) -> str:
+        return (self.file.name or "").rsplit("/", 1)[-1]
+
+    @property
+    def url(self) -> str:
+        return f"{settings.SITE_URL}/mail/files/{self.token}/{self.filename}"

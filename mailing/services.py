@@ -76,7 +76,15 @@ from association.models import Contact, Member, User
 from association.services import audit, normalise_email
 
 from . import audience
-from .models import Bulletin, Delivery, MailingList, ProviderEvent, Subscription, Suppression
+from .models import (
+    Bulletin,
+    Delivery,
+    Document,
+    MailingList,
+    ProviderEvent,
+    Subscription,
+    Suppression,
+)
 from .ratelimit import RateLimiter, messages_per_second
 from .rendering import validate_placeholders
 from .sending import (
@@ -1109,3 +1117,59 @@ def forget_contact(contact: Contact) -> int:
     addresses = set(deliveries.values_list("email", flat=True))
     ProviderEvent.objects.filter(recipient__in=addresses).update(recipient="")
     return deliveries.update(email=erased_email(contact.pk), recipient_name="", department="")
+
+
+# --- published documents -------------------------------------------------------------------
+
+DOCUMENT_EXTENSIONS = (
+    ".pdf",
+    ".docx",
+    ".xlsx",
+    ".pptx",
+    ".doc",
+    ".xls",
+    ".ppt",
+    ".csv",
+    ".txt",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".zip",
+)
+DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
+
+
+def check_document_upload(upload: Any) -> None:
+    """Refuse what should not be published, with a message for the person uploading."""
+    name = str(getattr(upload, "name", "") or "")
+    if not name.lower().endswith(DOCUMENT_EXTENSIONS):
+        raise ValidationError(
+            _("この種類のファイルは公開できません（PDF、Word、Excel、PowerPoint、画像など）。"),
+            code="extension",
+        )
+    if int(getattr(upload, "size", 0) or 0) > DOCUMENT_MAX_BYTES:
+        raise ValidationError(_("ファイルが大きすぎます（20MB まで）。"), code="too_large")
+
+
+@transaction.atomic
+def publish_document(*, title: str, upload: Any, by: User | None = None) -> Document:
+    """Publish a file for bulletins to link to (never to attach)."""
+    check_document_upload(upload)
+    name = str(upload.name)
+    size = int(upload.size or 0)
+    if not title.strip():
+        raise ValidationError({"title": _("表題を入力してください。")}, code="title")
+    document = Document(title=title.strip(), size=size, uploaded_by=_actor(by))
+    document.file.save(name.rsplit("/", 1)[-1], upload, save=False)
+    document.save()
+    audit(by, "document_published", document, f"公開資料「{document.title}」を公開")
+    return document
+
+
+@transaction.atomic
+def withdraw_document(document: Document, *, by: User | None = None) -> None:
+    """Stop publishing: the file is deleted for good and its URL answers 404."""
+    audit(by, "document_withdrawn", document, f"公開資料「{document.title}」の公開を終了")
+    storage, path = document.file.storage, document.file.name or ""
+    document.delete()
+    transaction.on_commit(lambda: storage.delete(path))

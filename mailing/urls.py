@@ -18,6 +18,7 @@ ui_urlpatterns = [
     path("preferences/", views.preferences, name="preferences"),
     path("archive/", views.archive, name="archive"),
     path("archive/<int:pk>/", views.archive_detail, name="archive_detail"),
+    path("files/<str:token>/<str:filename>", views.document_file, name="document"),
 ]
 
 urlpatterns = core_urlpatterns + ui_urlpatterns

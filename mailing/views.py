@@ -13,7 +13,7 @@ from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from association.nendo import nendo_label, nendo_of, nendo_range
 
 from . import audience, services
 from .forms import ArchiveSearchForm, PreferenceForm
-from .models import Bulletin, MailingList, Subscription
+from .models import Bulletin, Document, MailingList, Subscription
 
 
 def _user(request: HttpRequest) -> User:
@@ -191,3 +191,21 @@ def archive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     back = reverse("mailing:archive")
     ctx = {"bulletin": bulletin, "copy": copy, "back": back}
     return render(request, "mailing/archive_detail.html", ctx)
+
+
+# --- published documents -------------------------------------------------------------------
+
+
+def document_file(request: HttpRequest, token: str, filename: str) -> FileResponse:
+    """A published document, by the URL printed in bulletins. No login: recipients often open
+    it on another PC than the one behind the LGWAN gateway; the random token is the key."""
+    document = get_object_or_404(Document, token=token)
+    if document.filename != filename:
+        raise Http404
+    inline = filename.lower().endswith((".pdf", ".png", ".jpg", ".jpeg", ".txt"))
+    response = FileResponse(
+        document.file.open("rb"), as_attachment=not inline, filename=document.filename
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
