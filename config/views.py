@@ -1,7 +1,9 @@
 """Infrastructure views: the health check."""
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from kombu import Connection
 
 
 def _database_ok() -> tuple[bool, str]:
@@ -15,10 +17,14 @@ def _database_ok() -> tuple[bool, str]:
 
 
 def _broker_ok() -> tuple[bool, str]:
-    from config.celery import app
-
+    # A fresh connection from the settings, not one from Celery's pool: the check is whether
+    # the broker answers now.
     try:
-        with app.connection_for_write() as conn:
+        with Connection(
+            settings.CELERY_BROKER_URL,
+            transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS,
+            connect_timeout=2,
+        ) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         return False, str(exc)[:200]
