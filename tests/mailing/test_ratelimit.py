@@ -48,8 +48,10 @@ def test_it_holds_the_limit_across_two_workers(settings, all_members_list):
         times = sorted(sink.handler.accepted_at)
 
     assert len(times) == 60
-    # Unlimited, two workers send 60 messages in well under a second; a limit per worker would
-    # take 3 s; the shared limit of 10/s takes at least 5 s.
-    assert times[-1] - times[0] >= 4.5
+    # Unlimited, two workers send 60 messages in well under a second, and a limit of 10/s per
+    # worker (20/s in all) in about 2 s. The shared limit needs six one-second windows; the
+    # first may be entered just before it ends, so the span is a little over 4 s at the least
+    # (4.2 s seen in CI): 3.5 s tells the shared limit from a per-worker one.
+    assert times[-1] - times[0] >= 3.5
     per_second = Counter(int(t) for t in times)
     assert max(per_second.values()) <= 12
