@@ -27,7 +27,8 @@ setup: install
 	$(BIN)/python manage.py collectstatic --noinput -v0
 
 run: setup
-	HOST=$(HOST) PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/honcho -f Procfile.dev start
+	@# honcho gives each process its own $$PORT, so ours travels as RENKEI_PORT.
+	RENKEI_HOST=$(HOST) RENKEI_PORT=$(PORT) DEBUG=$${DEBUG:-1} $(BIN)/honcho -f Procfile.dev start
 
 chromium:
 	@bash scripts/ensure-chromium
