@@ -39,9 +39,37 @@ from .tokens import make_unsubscribe_token, preferences_url, unsubscribe_mailto,
 
 logger = logging.getLogger(__name__)
 
-# Recipients per API call for providers whose batch API takes per-recipient merge data and
-# headers through anymail (merge_data + merge_headers).
-BATCH_LIMITS = {"Brevo": 1000}
+
+@dataclass(frozen=True)
+class BatchAPI:
+    """How one anymail provider's batch API takes per-recipient merge data and headers
+    (anymail's merge_data + merge_headers): the recipients it takes per call, and how a merge
+    field is written in its on-the-fly template language. `%s` is the field's name; the HTML
+    takes the escaped value (`x_h`), so its field must be one the provider leaves unescaped."""
+
+    limit: int
+    text_field: str
+    html_field: str
+    esp_extra: dict[str, Any] = field(default_factory=dict)
+
+
+BATCH_APIS = {
+    # messageVersions, 1,000 per call; Brevo's template language.
+    "Brevo": BatchAPI(1000, "{{ params.%s }}", "{{ params.%s_h }}"),
+    # recipient-variables; Mailgun takes at most 1,000 recipients per batch.
+    "Mailgun": BatchAPI(1000, "%%recipient.%s%%", "%%recipient.%s_h%%"),
+    # personalizations, at most 1,000 per request; legacy substitutions replace literal
+    # strings, so the fields carry delimiters no bulletin would contain.
+    "SendGrid": BatchAPI(
+        1000, ":renkei_%s:", ":renkei_%s_h:", {"merge_field_format": ":renkei_{}:"}
+    ),
+    # substitution_data; SparkPost escapes {{x}} in HTML itself, {{{x}}} is left as given.
+    # SparkPost names no hard limit per transmission: 1,000 keeps a refused call small.
+    "SparkPost": BatchAPI(1000, "{{%s}}", "{{{%s_h}}}"),
+}
+# Providers not listed (Postmark and Amazon SES take merge data only into stored templates,
+# Resend has no merge data) get one message per recipient through their anymail backend.
+
 # Placeholder -> merge field name in a provider's template language.
 MERGE_KEYS = {
     "宛名": "atena",
@@ -235,11 +263,11 @@ class Composer:
         _tracking_off(message, connection)
         return message
 
-    def merge_templates(self) -> tuple[str, str, str]:
-        """Subject, text and HTML with placeholders turned into a provider's merge fields
-        (Brevo's `{{ params.x }}`); HTML fields get their own escaped values (`x_h`)."""
-        text_fields = {k: "{{ params.%s }}" % v for k, v in MERGE_KEYS.items()}  # noqa: UP031
-        html_fields = {k: "{{ params.%s_h }}" % v for k, v in MERGE_KEYS.items()}  # noqa: UP031
+    def merge_templates(self, api: BatchAPI) -> tuple[str, str, str]:
+        """Subject, text and HTML with placeholders turned into API's merge fields; the HTML
+        fields get their own escaped values (`x_h`)."""
+        text_fields = {k: api.text_field % v for k, v in MERGE_KEYS.items()}
+        html_fields = {k: api.html_field % v for k, v in MERGE_KEYS.items()}
         return (
             substitute(self.subject, text_fields),
             substitute(self.text, text_fields),
@@ -479,14 +507,15 @@ class Transport:
 class BatchTransport(Transport):
     """Batches through an anymail provider's batch API, with merge data and merge headers."""
 
-    def __init__(self, backend: str | None = None, *, batch_size: int) -> None:
+    def __init__(self, backend: str | None, api: BatchAPI, *, batch_size: int) -> None:
         super().__init__(backend)
+        self.api = api
         self.batch_size = batch_size
 
     def send(self, composer: Composer, recipients: Sequence[Recipient]) -> list[Outcome]:
         from anymail.message import AnymailMessage
 
-        subject, text, html_body = composer.merge_templates()
+        subject, text, html_body = composer.merge_templates(self.api)
         merge_data: dict[str, dict[str, str]] = {}
         merge_headers: dict[str, dict[str, str]] = {}
         ours: dict[str, str] = {}
@@ -522,6 +551,8 @@ class BatchTransport(Transport):
                 message.attach_alternative(html_body, "text/html")
             message.merge_data = merge_data
             message.merge_headers = merge_headers
+            if self.api.esp_extra:
+                message.esp_extra = dict(self.api.esp_extra)
             _tracking_off(message, self.connection)
             try:
                 message.send()
@@ -557,9 +588,10 @@ def open_transport() -> Transport:
     backend = mailing_backend()
     transport = Transport(backend)
     esp = getattr(transport.connection, "esp_name", None)
-    if esp in BATCH_LIMITS and getattr(settings, "MAILING_BATCH_SEND", True):
-        size = getattr(settings, "MAILING_BATCH_SIZE", 0) or BATCH_LIMITS[esp]
-        transport = BatchTransport(backend, batch_size=min(size, BATCH_LIMITS[esp]))
+    api = BATCH_APIS.get(esp or "")
+    if api is not None and getattr(settings, "MAILING_BATCH_SEND", True):
+        size = getattr(settings, "MAILING_BATCH_SIZE", 0) or api.limit
+        transport = BatchTransport(backend, api, batch_size=min(size, api.limit))
     transport.open()
     return transport
 
