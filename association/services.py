@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
+from django.http import Http404
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -578,6 +579,27 @@ def portal_contact(user: User, member: Member) -> Contact:
     if contact is None:
         raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
     return contact
+
+
+def portal_contact_at(user: User, code: str) -> Contact:
+    """The user's own active contact record at the member for local government CODE, with the
+    member and its registry rows, in one query (the portal's pages start with it): Http404
+    when there is no such member, PermissionDenied when it is not the user's."""
+    if not user.is_authenticated:
+        raise PermissionDenied
+    contact = (
+        Contact.objects.for_user(user)
+        .filter(member__local_government_id=code)
+        .select_related(
+            "member__local_government__prefecture__block", "member__block_override"
+        )
+        .first()
+    )
+    if contact is not None:
+        return contact
+    if not Member.objects.filter(local_government_id=code).exists():
+        raise Http404
+    raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
 
 
 def require_coordinator(user: User, member: Member) -> Contact:

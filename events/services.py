@@ -160,46 +160,38 @@ def register_for_training(
     _check_actor(actor, contact)
     _check_can_register(training, contact, now)
     by_id = by.pk if by is not None and by.is_authenticated else None
-    with transaction.atomic():
-        locked = seats.lock_training(training.pk)
-        if locked is None:
-            raise Training.DoesNotExist
-        status, capacity, limit = locked
-        if status != Training.Status.PUBLISHED:
-            # Closed or cancelled since the checks above: say so as they would.
-            _check_can_register(Training.objects.get(pk=training.pk), contact, now)
-        taken = seats.take_seat(
-            training_id=training.pk,
-            contact_id=contact.pk,
-            member_id=contact.member_id,
-            capacity=capacity,
-            limit=limit,
-            by_id=by_id,
-            now=now,
-        )
-        if taken is None:
-            return _register_the_slow_way(training, contact=contact, by_id=by_id, now=now)
-        registration = Registration(
-            pk=taken[0],
-            training=training,
-            contact=contact,
-            member_id=contact.member_id,
-            status=taken[1],
-            registered_by_id=by_id,
-            created_at=now,
-            confirmed_at=now if taken[1] == Registration.Status.CONFIRMED else None,
-        )
-        registration._state.adding = False
-        transaction.on_commit(wake_notice_sender)
+    taken = seats.take_seat(
+        training_id=training.pk,
+        contact_id=contact.pk,
+        member_id=contact.member_id,
+        by_id=by_id,
+        now=now,
+    )
+    if taken is None:
+        return _register_the_slow_way(training, contact=contact, by_id=by_id, now=now)
+    registration = Registration(
+        pk=taken[0],
+        training=training,
+        contact=contact,
+        member_id=contact.member_id,
+        status=taken[1],
+        registered_by_id=by_id,
+        created_at=now,
+        confirmed_at=now if taken[1] == Registration.Status.CONFIRMED else None,
+    )
+    registration._state.adding = False
+    transaction.on_commit(wake_notice_sender)
     return registration
 
 
+@transaction.atomic
 def _register_the_slow_way(
     training: Training, *, contact: Contact, by_id: int | None, now: dt.datetime
 ) -> Registration:
-    """The cases the SQL path leaves to Python: already registered, or seats free while
-    people wait. The caller holds the training lock."""
-    training = Training.objects.get(pk=training.pk)
+    """The cases the SQL path leaves to Python: the training closed since the checks, already
+    registered, or seats free while people wait."""
+    training = _lock(training)  # Training.DoesNotExist when it is gone
+    _check_can_register(training, contact, now)
     existing = Registration.objects.active().filter(training=training, contact=contact).first()
     if existing is not None:
         return existing

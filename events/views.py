@@ -8,7 +8,7 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -25,10 +25,6 @@ from .portal import member_trainings, training_rows
 
 def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
-
-
-def _member(code: str) -> Member:
-    return get_object_or_404(Member.objects.with_registry(), local_government_id=code)
 
 
 def _refusal(exc: ValidationError | PermissionDenied) -> str:
@@ -51,8 +47,8 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def member_list(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member(code)
-    me = registry.portal_contact(_user(request), member)
+    me = registry.portal_contact_at(_user(request), code)
+    member = me.member
     ctx = {"member": member, "me": me, "rows": member_trainings(member)}
     return render(request, "events/training_list.html", ctx)
 
@@ -64,8 +60,8 @@ def _colleagues(member: Member, training: Training):  # type: ignore[no-untyped-
 
 @login_required
 def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    member = _member(code)
-    me = registry.portal_contact(_user(request), member)
+    me = registry.portal_contact_at(_user(request), code)
+    member = me.member
     if request.method == "POST":
         return _register(request, member, me, pk)
     training = get_object_or_404(
@@ -97,10 +93,9 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 def _register(request: HttpRequest, member: Member, me: Contact, pk: int) -> HttpResponse:
     """Register oneself, or, as coordinator, the colleague chosen in the form."""
-    training = get_object_or_404(
-        Training.objects.exclude(status=Training.Status.DRAFT).select_related("block"), pk=pk
-    )
-    me.member = member  # already loaded with its registry rows
+    training = get_object_or_404(Training, pk=pk)
+    if training.status == Training.Status.DRAFT:
+        raise Http404
     contact = me
     if me.is_coordinator and request.POST.get("contact"):
         form = ColleagueForm(request.POST, colleagues=_colleagues(member, training))
@@ -137,8 +132,8 @@ def _registration(member: Member, pk: int) -> Registration:
 @login_required
 @require_POST
 def cancel(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    member = _member(code)
-    me = registry.portal_contact(_user(request), member)
+    me = registry.portal_contact_at(_user(request), code)
+    member = me.member
     registration = _registration(member, pk)
     try:
         services.cancel_registration(registration, actor=me, by=_user(request))
@@ -154,8 +149,8 @@ def cancel(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 @login_required
 def substitute(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    member = _member(code)
-    me = registry.portal_contact(_user(request), member)
+    me = registry.portal_contact_at(_user(request), code)
+    member = me.member
     registration = _registration(member, pk)
     if registration.status == Registration.Status.CANCELLED:
         return redirect("events:detail", code=code, pk=registration.training_id)
@@ -181,8 +176,8 @@ def substitute(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 @login_required
 def ics(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    member = _member(code)
-    me = registry.portal_contact(_user(request), member)
+    me = registry.portal_contact_at(_user(request), code)
+    member = me.member
     registration = _registration(member, pk)
     if not me.is_coordinator and registration.contact_id != me.pk:
         raise PermissionDenied
