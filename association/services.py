@@ -10,9 +10,9 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
-from django.http import Http404
 from django.db import transaction
 from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -581,20 +581,25 @@ def portal_contact(user: User, member: Member) -> Contact:
     return contact
 
 
-def portal_contact_at(user: User, code: str) -> Contact:
+def portal_contact_at(user: User, code: str, *, registry: bool = True) -> Contact:
     """The user's own active contact record at the member for local government CODE, with the
-    member and its registry rows, in one query (the portal's pages start with it): Http404
-    when there is no such member, PermissionDenied when it is not the user's."""
+    member (and, for pages that show them, its registry rows) in one query; the portal's pages
+    start with it. Http404 when there is no such member, PermissionDenied when it is not the
+    user's."""
     if not user.is_authenticated:
         raise PermissionDenied
-    contact = (
+    related = (
+        ("member__local_government__prefecture__block", "member__block_override")
+        if registry
+        else ("member",)
+    )
+    found = (
         Contact.objects.for_user(user)
         .filter(member__local_government_id=code)
-        .select_related(
-            "member__local_government__prefecture__block", "member__block_override"
-        )
-        .first()
+        .select_related(*related)
+        .order_by()[:1]  # one contact per user and member; no ORDER BY to compile or run
     )
+    contact = next(iter(found), None)
     if contact is not None:
         return contact
     if not Member.objects.filter(local_government_id=code).exists():

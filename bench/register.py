@@ -326,10 +326,14 @@ def free_port() -> int:
 
 def sessions_for(contacts: list[int]) -> dict[int, tuple[str, str]]:
     """A logged-in session per contact, made as login() would make it."""
+    from importlib import import_module
+
+    from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
 
     from association.models import Contact
+
+    SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
 
     out = {}
     for contact in Contact.objects.select_related("user", "member").filter(pk__in=contacts):
@@ -386,20 +390,48 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
+def post_registration(port: int, session: tuple[str, str], training_id: int) -> int:
+    """One registration through the portal page, as a logged-in browser posts it."""
+    session_key, code = session
+    csrf = secrets.token_hex(16)
+    headers = {
+        "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(
+            "POST", f"/trainings/m/{code}/{training_id}/", f"csrfmiddlewaretoken={csrf}", headers
+        )
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    except OSError:
+        return 0
+    return response.status
+
+
 def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
     from django.db import connections
 
     training_id = new_training(args, "ベンチマーク（HTTP）")
+    warm_training = new_training(args, "ベンチマーク（HTTP準備運動）")
     sessions = sessions_for(contacts)
     connections.close_all()
     port = free_port()
     server = start_gunicorn(port, args)
     try:
-        # Warm every worker (URL resolver, template loader, database connection).
-        for _ in range(args.http_workers * 4):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
+        # Warm every worker as a running site is warm (imports, database connection, the
+        # registration path): concurrent registrations for a training of their own, so that
+        # each worker gets some.
+        warmers = [
+            threading.Thread(target=post_registration, args=(port, sessions[c], warm_training))
+            for c in contacts[: args.http_workers * 4]
+        ]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
         attempts = random.sample(contacts, len(contacts))
         work: queue.Queue[int] = queue.Queue()
         for contact_id in attempts:
@@ -416,24 +448,9 @@ def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
                     contact_id = work.get_nowait()
                 except queue.Empty:
                     return
-                session, code = sessions[contact_id]
-                csrf = secrets.token_hex(16)
-                body = f"csrfmiddlewaretoken={csrf}"
-                headers = {
-                    "Cookie": f"sessionid={session}; csrftoken={csrf}",
-                    "Content-Type": "application/x-www-form-urlencoded",
-                }
                 started = time.time()
                 t0 = time.perf_counter()
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                    conn.request("POST", f"/trainings/m/{code}/{training_id}/", body, headers)
-                    response = conn.getresponse()
-                    response.read()
-                    status = response.status
-                    conn.close()
-                except OSError:
-                    status = 0
+                status = post_registration(port, sessions[contact_id], training_id)
                 elapsed = time.perf_counter() - t0
                 with lock:
                     records.append((contact_id, index, started, time.time(), elapsed, status))

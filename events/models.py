@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from association.models import Block, Contact, Member, User
 from association.nendo import nendo_label, wareki
 
+from . import seats
 from .workdays import working_days_before
 
 
@@ -311,14 +312,17 @@ class Registration(models.Model):
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
 
+    # Set by the registration that just took its place, when the database counted it there.
+    known_place: int | None = None
+
     def waitlist_place(self) -> int | None:
         """1 for the head of the waiting list."""
         if self.status != self.Status.WAITLISTED:
             return None
-        ahead = Registration.objects.waitlisted().filter(
-            training_id=self.training_id, id__lt=self.pk
-        )
-        return ahead.count() + 1
+        if self.known_place is not None:
+            return self.known_place
+        # Shown after every registration that waits; counted in SQL, as the seats are.
+        return seats.waitlist_place(self.training_id, self.pk)
 
 
 class Notice(models.Model):

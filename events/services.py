@@ -180,6 +180,7 @@ def register_for_training(
         confirmed_at=now if taken[1] == Registration.Status.CONFIRMED else None,
     )
     registration._state.adding = False
+    registration.known_place = taken[2]
     transaction.on_commit(wake_notice_sender)
     return registration
 

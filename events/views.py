@@ -60,10 +60,12 @@ def _colleagues(member: Member, training: Training):  # type: ignore[no-untyped-
 
 @login_required
 def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    if request.method == "POST":
+        # Registering needs the member, not its registry rows (loaded if a rule asks).
+        me = registry.portal_contact_at(_user(request), code, registry=False)
+        return _register(request, me.member, me, pk)
     me = registry.portal_contact_at(_user(request), code)
     member = me.member
-    if request.method == "POST":
-        return _register(request, member, me, pk)
     training = get_object_or_404(
         Training.objects.exclude(status=Training.Status.DRAFT)
         .with_counts()

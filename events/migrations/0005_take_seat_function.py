@@ -7,6 +7,7 @@ def install(apps, schema_editor):
     from events import seats
 
     if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(seats.DROP_TAKE_SEAT_FUNCTION, params=None)
         schema_editor.execute(seats.TAKE_SEAT_FUNCTION, params=None)
 
 

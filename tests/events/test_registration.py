@@ -54,6 +54,20 @@ def test_it_treats_registering_twice_as_a_no_op(make_training, bob):
     assert Notice.objects.count() == 1
 
 
+def test_each_waiting_registration_is_told_its_own_place_in_the_queue(make_training, edogawa):
+    training = make_training(capacity=1, per_member_limit=5)
+    first, *waiting = colleagues(edogawa, 4)
+    services.register_for_training(training, contact=first)
+
+    places = [services.register_for_training(training, contact=c).waitlist_place() for c in waiting]
+
+    assert places == [1, 2, 3]
+    stored = Registration.objects.waitlisted().filter(training=training)
+    assert [r.waitlist_place() for r in stored] == [1, 2, 3]
+    services.cancel_registration(stored[0])
+    assert [r.waitlist_place() for r in Registration.objects.waitlisted()] == [1, 2]
+
+
 def test_it_waitlists_when_full_and_keeps_the_online_url_from_the_waiting(
     make_training, edogawa, adachi, outbox
 ):

@@ -14,6 +14,7 @@ import uuid
 from email import message_from_bytes
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
@@ -25,7 +26,7 @@ from mailing.sending import BATCH_APIS, BatchTransport, open_transport
 MAX_RECIPIENTS = 3
 
 
-def _form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
+def _form_fields(content_type: str, body: bytes) -> list[tuple[str, Any]]:
     """A form (urlencoded, or multipart when there are files) as (name, value) pairs, in
     order (Mailgun repeats `to`)."""
     if content_type.startswith("application/x-www-form-urlencoded"):
@@ -34,8 +35,8 @@ def _form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:
         f"Content-Type: {content_type}\r\n\r\n".encode() + body, policy=HTTP
     )
     fields = []
-    for part in parsed.iter_parts():
-        name = part.get_param("name", header="content-disposition")
+    for part in parsed.iter_parts():  # type: ignore[attr-defined]
+        name = str(part.get_param("name", header="content-disposition"))
         fields.append((name, part.get_content()))
     return fields
 
@@ -182,7 +183,7 @@ class SparkPost:
         return 422, {"errors": [{"message": why, "code": "1902"}]}
 
 
-PROVIDERS = {
+PROVIDERS: dict[str, tuple[str, Any]] = {
     "Mailgun": ("anymail.backends.mailgun.EmailBackend", Mailgun),
     "SendGrid": ("anymail.backends.sendgrid.EmailBackend", SendGrid),
     "SparkPost": ("anymail.backends.sparkpost.EmailBackend", SparkPost),
@@ -190,7 +191,7 @@ PROVIDERS = {
 
 
 class FakeAPI(BaseHTTPRequestHandler):
-    provider: type = Mailgun
+    provider: Any = Mailgun
     calls: list[dict] = []  # per call: {address: the message as the provider would send it}
 
     def log_message(self, *args):
