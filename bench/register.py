@@ -459,10 +459,12 @@ def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
 
         sent_by: dict[int, tuple[int, int]] = {}
         threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
+        client_cpu = time.process_time()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        client_cpu = time.process_time() - client_cpu
     finally:
         stop(server)
     begin = min(r[2] for r in records)
@@ -485,6 +487,7 @@ def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
         "p50_ms": round(statistics.median(latencies), 2),
         "p95_ms": round(percentile(latencies, 95), 2),
         "seconds": round(end - begin, 3),
+        "client_cpu_ms_per_request": round(client_cpu * 1000 / len(records), 2),
     }
 
 
@@ -520,7 +523,8 @@ def run_one(database: str, args: argparse.Namespace) -> None:
         f"confirmed {web['confirmed']}, waitlisted {web['waitlisted']}, "
         f"limit violations {web['limit_violations']}, 5xx {web['server_errors_5xx']}, "
         f"waitlist in arrival order: {web['waitlist_in_arrival_order']}, "
-        f"{web['per_s']} requests/s, p50 {web['p50_ms']} ms, p95 {web['p95_ms']} ms",
+        f"{web['per_s']} requests/s, p50 {web['p50_ms']} ms, p95 {web['p95_ms']} ms "
+        f"(the clients' own CPU: {web['client_cpu_ms_per_request']} ms a request)",
         flush=True,
     )
     figures = {

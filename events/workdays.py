@@ -4,6 +4,7 @@ year-end break 12/29–1/3 (年末年始)."""
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 
 import jpholiday
 
@@ -16,6 +17,7 @@ def is_working_day(day: dt.date) -> bool:
     return day.weekday() < 5 and not jpholiday.is_holiday(day) and not is_year_end_break(day)
 
 
+@lru_cache(maxsize=1024)  # asked on every registration, for the few dates trainings start on
 def working_days_before(day: dt.date, count: int) -> dt.date:
     """The working day COUNT working days before DAY (DAY itself never counts)."""
     current = day
