@@ -858,6 +858,7 @@ def finish_if_done(bulletin_id: int) -> bool:
 
 @dataclass
 class SweepResult:
+    linked_events: int = 0
     released: int = 0
     failed: int = 0
     restarted: list[int] = field(default_factory=list)
@@ -866,7 +867,8 @@ class SweepResult:
 
 def sweep_deliveries() -> SweepResult:
     """Periodic (beat): release rows whose worker died mid-chunk, restart stalled bulletins
-    (their wake-up task was lost with a worker or a broker), and close finished ones."""
+    (their wake-up task was lost with a worker or a broker), close finished ones, and apply
+    provider events that came before their send was recorded."""
     from .tasks import send_bulletin_task, snapshot_bulletin_task
 
     now = timezone.now()
@@ -904,6 +906,7 @@ def sweep_deliveries() -> SweepResult:
             for _i in range(_senders()):
                 send_bulletin_task.delay(bulletin.pk)
             result.restarted.append(bulletin.pk)
+    result.linked_events = link_early_events()
     return result
 
 
@@ -981,16 +984,23 @@ def record_provider_event(event: EventInput) -> ProviderEvent | None:
             event.message_id,
         )
         return stored
+    _apply_event(stored, delivery)
+    return stored
+
+
+def _apply_event(stored: ProviderEvent, delivery: Delivery) -> None:
+    """Move DELIVERY forward for the stored event (never back), inside the caller's
+    transaction; a bounce or complaint opts the address out and suppresses it."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-    if event.event_type == "deferred":
+    if stored.event_type == "deferred":
         Delivery.objects.filter(pk=delivery.pk).update(soft_bounces=F("soft_bounces") + 1)
-    new_status = EVENT_STATUS.get(event.event_type)
+    new_status = EVENT_STATUS.get(stored.event_type)
     if new_status and Delivery.RANK.get(new_status, 0) > Delivery.RANK.get(delivery.status, -1):
         delivery.status = new_status
-        if event.description or event.reject_reason:
-            delivery.error = (event.description or event.reject_reason)[:1000]
+        if stored.description or stored.reject_reason:
+            delivery.error = (stored.description or stored.reject_reason)[:1000]
         delivery.save(update_fields=["status", "error", "updated_at"])
-    if event.event_type in ("bounced", "complained", "unsubscribed"):
+    if stored.event_type in ("bounced", "complained", "unsubscribed"):
         mailing_list = delivery.bulletin.mailing_list
         for contact in Contact.objects.filter(email=delivery.email):
             _set_subscription(
@@ -1000,14 +1010,41 @@ def record_provider_event(event: EventInput) -> ProviderEvent | None:
                 source=Subscription.Source.BOUNCE,
                 by=None,
             )
-        if event.event_type != "unsubscribed":
+        if stored.event_type != "unsubscribed":
             reason = (
                 Suppression.Reason.HARD_BOUNCE
-                if event.event_type == "bounced"
+                if stored.event_type == "bounced"
                 else Suppression.Reason.COMPLAINT
             )
-            suppress_address(delivery.email, reason=reason, note=event.description[:300])
-    return stored
+            suppress_address(delivery.email, reason=reason, note=stored.description[:300])
+
+
+EARLY_EVENTS_WINDOW = dt.timedelta(days=2)
+
+
+def link_early_events(*, limit: int = 500) -> int:
+    """Events that came before their send was recorded (a fast provider, a slow worker) were
+    stored without a delivery. Once the delivery knows its provider message id, link each and
+    apply it, once. Periodic (the sweeper); returns how many were linked."""
+    since = timezone.now() - EARLY_EVENTS_WINDOW
+    orphans = (
+        ProviderEvent.objects.filter(delivery__isnull=True, received_at__gte=since)
+        .exclude(message_id="")
+        .order_by("id")[:limit]
+    )
+    linked = 0
+    for orphan in orphans:
+        delivery = _find_delivery(orphan.message_id, orphan.recipient)
+        if delivery is None:
+            continue
+        with transaction.atomic():
+            claimed = ProviderEvent.objects.filter(pk=orphan.pk, delivery__isnull=True).update(
+                delivery=delivery
+            )
+            if claimed:  # not linked meanwhile by another sweeper
+                _apply_event(orphan, delivery)
+                linked += 1
+    return linked
 
 
 # --- hand-over -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
@@ -28,11 +29,15 @@ class UnsubscribeRequest:
 
 
 def _fernet() -> MultiFernet:
-    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return _fernet_for(settings.SECRET_KEY, tuple(getattr(settings, "SECRET_KEY_FALLBACKS", ())))
+
+
+@lru_cache(maxsize=4)  # one token per recipient of every bulletin: derive the keys once
+def _fernet_for(secret: str, fallbacks: tuple[str, ...]) -> MultiFernet:
     return MultiFernet(
         [
             Fernet(base64.urlsafe_b64encode(hashlib.sha256(f"{SALT}:{s}".encode()).digest()))
-            for s in secrets
+            for s in (secret, *fallbacks)
         ]
     )
 

@@ -121,6 +121,27 @@ def test_it_counts_a_soft_bounce_without_suppressing(client, secrets, sent_deliv
 
 
 @pytest.mark.django_db
+def test_an_event_that_came_before_its_send_was_recorded_is_applied_by_the_sweeper(
+    client, secrets, sent_delivery, alice
+):
+    brevo_id = "<202611261600.98765@smtp-relay.mailin.fr>"
+    Delivery.objects.filter(pk=sent_delivery.pk).update(provider_message_id="")
+    payload = _payload(sent_delivery, "hard_bounce", reason="550 5.1.1 User unknown")
+    assert _post(client, payload | {"message-id": brevo_id}).status_code == 200
+    assert ProviderEvent.objects.get().delivery is None
+
+    Delivery.objects.filter(pk=sent_delivery.pk).update(provider_message_id=brevo_id)
+    first, second = services.sweep_deliveries(), services.sweep_deliveries()
+
+    assert (first.linked_events, second.linked_events) == (1, 0)
+    assert ProviderEvent.objects.get().delivery == sent_delivery
+    sent_delivery.refresh_from_db()
+    assert sent_delivery.status == Delivery.Status.BOUNCED
+    assert Suppression.objects.get().reason == Suppression.Reason.HARD_BOUNCE
+    assert Subscription.objects.get(contact=alice).status == Subscription.Status.OPTED_OUT
+
+
+@pytest.mark.django_db
 def test_it_accepts_and_logs_an_event_for_an_unknown_message(
     client, secrets, sent_delivery, caplog
 ):
