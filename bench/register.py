@@ -267,6 +267,23 @@ def _service_worker(
     finished.wait()
 
 
+def serial_baseline(args: argparse.Namespace, contacts: list[int]) -> float:
+    """The baseline: the same registrations one after another in this one process, for a
+    training of their own (no concurrency, no waiting for the lock)."""
+    from association.models import Contact
+    from events import services
+    from events.models import Training
+
+    training = Training.objects.get(pk=new_training(args, "ベンチマーク（逐次）"))
+    people = list(Contact.objects.select_related("member").filter(pk__in=contacts))
+    random.shuffle(people)
+    services.register_for_training(training, contact=people[0])  # warm, as the others are
+    started = time.perf_counter()
+    for person in people[1:]:
+        services.register_for_training(training, contact=person)
+    return round((len(people) - 1) / (time.perf_counter() - started), 1)
+
+
 def service_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
     from django.db import connections
 
@@ -411,6 +428,69 @@ def post_registration(port: int, session: tuple[str, str], training_id: int) -> 
     return response.status
 
 
+def get_anonymous(port: int, code: str, training_id: int) -> int:
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", f"/trainings/m/{code}/{training_id}/")
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    except OSError:
+        return 0
+    return response.status
+
+
+class Run:
+    """What `drive` saw: per request (item, client, started, ended, seconds, status)."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[int, int, float, float, float, int]] = []
+        self.sent_by: dict[int, tuple[int, int]] = {}
+        self.client_cpu = 0.0
+
+    def per_s(self) -> float:
+        begin = min(r[2] for r in self.records)
+        end = max(r[3] for r in self.records)
+        return round(len(self.records) / (end - begin), 1)
+
+
+def drive(clients: int, items: list[int], send: Any) -> Run:
+    """CLIENTS threads released together, each sending one request after another (send(item)
+    returns the HTTP status) until ITEMS run out."""
+    work: queue.Queue[int] = queue.Queue()
+    for item in items:
+        work.put(item)
+    run = Run()
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients)
+
+    def client(index: int) -> None:
+        barrier.wait()
+        seq = 0
+        while True:
+            try:
+                item = work.get_nowait()
+            except queue.Empty:
+                return
+            started = time.time()
+            t0 = time.perf_counter()
+            status = send(item)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                run.records.append((item, index, started, time.time(), elapsed, status))
+                run.sent_by[item] = (index, seq)
+            seq += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    cpu = time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    run.client_cpu = time.process_time() - cpu
+    return run
+
+
 def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
     from django.db import connections
 
@@ -432,39 +512,20 @@ def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
             thread.start()
         for thread in warmers:
             thread.join()
+        # The baseline: the web stack's floor, the same clients asking for the same page
+        # without a login (the middleware, the URL, the redirect to the login; no database).
+        floor = drive(
+            args.clients,
+            contacts,
+            lambda contact_id: get_anonymous(port, sessions[contact_id][1], training_id),
+        )
         attempts = random.sample(contacts, len(contacts))
-        work: queue.Queue[int] = queue.Queue()
-        for contact_id in attempts:
-            work.put(contact_id)
-        records: list[tuple[int, int, float, float, float, int]] = []
-        lock = threading.Lock()
-        barrier = threading.Barrier(args.clients)
-
-        def client(index: int) -> None:
-            barrier.wait()
-            seq = 0
-            while True:
-                try:
-                    contact_id = work.get_nowait()
-                except queue.Empty:
-                    return
-                started = time.time()
-                t0 = time.perf_counter()
-                status = post_registration(port, sessions[contact_id], training_id)
-                elapsed = time.perf_counter() - t0
-                with lock:
-                    records.append((contact_id, index, started, time.time(), elapsed, status))
-                    sent_by[contact_id] = (index, seq)
-                seq += 1
-
-        sent_by: dict[int, tuple[int, int]] = {}
-        threads = [threading.Thread(target=client, args=(i,)) for i in range(args.clients)]
-        client_cpu = time.process_time()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        client_cpu = time.process_time() - client_cpu
+        run = drive(
+            args.clients,
+            attempts,
+            lambda contact_id: post_registration(port, sessions[contact_id], training_id),
+        )
+        records, sent_by, client_cpu = run.records, run.sent_by, run.client_cpu
     finally:
         stop(server)
     begin = min(r[2] for r in records)
@@ -488,6 +549,8 @@ def http_path(args: argparse.Namespace, contacts: list[int]) -> dict[str, Any]:
         "p95_ms": round(percentile(latencies, 95), 2),
         "seconds": round(end - begin, 3),
         "client_cpu_ms_per_request": round(client_cpu * 1000 / len(records), 2),
+        "floor_per_s": floor.per_s(),
+        "ratio_to_floor": round(len(records) / (end - begin) / floor.per_s(), 3),
     }
 
 
@@ -500,7 +563,10 @@ def run_one(database: str, args: argparse.Namespace) -> None:
         f"on {vendor} in {time.monotonic() - t0:.1f}s",
         flush=True,
     )
+    serial = serial_baseline(args, contacts)
     service = service_path(args, contacts)
+    service["serial_per_s"] = serial
+    service["ratio_to_serial"] = round(service["per_s"] / serial, 3)
     print(
         f"  service ({args.processes} processes): {service['attempts']} attempts, "
         f"confirmed {service['confirmed']}, waitlisted {service['waitlisted']}, "
@@ -508,7 +574,8 @@ def run_one(database: str, args: argparse.Namespace) -> None:
         f"(database is locked: {service['locked_errors']}), "
         f"waitlist in arrival order: {service['waitlist_in_arrival_order']}, "
         f"{service['per_s']} registrations/s, p50 {service['p50_ms']} ms, "
-        f"p95 {service['p95_ms']} ms",
+        f"p95 {service['p95_ms']} ms; baseline, one process one after another: "
+        f"{serial} registrations/s (ratio {service['ratio_to_serial']})",
         flush=True,
     )
     for sample in service["error_samples"]:
@@ -524,7 +591,9 @@ def run_one(database: str, args: argparse.Namespace) -> None:
         f"limit violations {web['limit_violations']}, 5xx {web['server_errors_5xx']}, "
         f"waitlist in arrival order: {web['waitlist_in_arrival_order']}, "
         f"{web['per_s']} requests/s, p50 {web['p50_ms']} ms, p95 {web['p95_ms']} ms "
-        f"(the clients' own CPU: {web['client_cpu_ms_per_request']} ms a request)",
+        f"(the clients' own CPU: {web['client_cpu_ms_per_request']} ms a request); "
+        f"baseline, the same page without a login: {web['floor_per_s']} requests/s "
+        f"(ratio {web['ratio_to_floor']})",
         flush=True,
     )
     figures = {
@@ -540,9 +609,13 @@ def run_one(database: str, args: argparse.Namespace) -> None:
         "service_per_s": service["per_s"],
         "service_p50_ms": service["p50_ms"],
         "service_p95_ms": service["p95_ms"],
+        "service_serial_per_s": service["serial_per_s"],
+        "service_ratio_to_serial": service["ratio_to_serial"],
         "http_per_s": web["per_s"],
         "http_p50_ms": web["p50_ms"],
         "http_p95_ms": web["p95_ms"],
+        "http_floor_per_s": web["floor_per_s"],
+        "http_ratio_to_floor": web["ratio_to_floor"],
         "attempts": args.attempts,
         "seats": args.seats,
         "per_member_limit": args.limit,
@@ -570,7 +643,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=3)
     parser.add_argument("--processes", type=int, default=16)
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--http-workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    # The page is CPU-bound (its waits on the database are ~2 ms): beyond cores + 1, workers
+    # only add switching (measured here: 3 workers 258-270 requests/s, 5 workers 195-235).
+    parser.add_argument("--http-workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--databases", default="postgresql,sqlite")
     parser.add_argument(
         "--postgres-url",
