@@ -407,6 +407,19 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
+def fetch(port: int, method: str, path: str, body: str = "", headers: Any = None) -> int:
+    """One request on a connection of its own; the status, or 0 if the connection failed."""
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(method, path, body or None, headers or {})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+    except OSError:
+        return 0
+    return response.status
+
+
 def post_registration(port: int, session: tuple[str, str], training_id: int) -> int:
     """One registration through the portal page, as a logged-in browser posts it."""
     session_key, code = session
@@ -415,29 +428,12 @@ def post_registration(port: int, session: tuple[str, str], training_id: int) -> 
         "Cookie": f"sessionid={session_key}; csrftoken={csrf}",
         "Content-Type": "application/x-www-form-urlencoded",
     }
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request(
-            "POST", f"/trainings/m/{code}/{training_id}/", f"csrfmiddlewaretoken={csrf}", headers
-        )
-        response = conn.getresponse()
-        response.read()
-        conn.close()
-    except OSError:
-        return 0
-    return response.status
+    path = f"/trainings/m/{code}/{training_id}/"
+    return fetch(port, "POST", path, f"csrfmiddlewaretoken={csrf}", headers)
 
 
 def get_anonymous(port: int, code: str, training_id: int) -> int:
-    try:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.request("GET", f"/trainings/m/{code}/{training_id}/")
-        response = conn.getresponse()
-        response.read()
-        conn.close()
-    except OSError:
-        return 0
-    return response.status
+    return fetch(port, "GET", f"/trainings/m/{code}/{training_id}/")
 
 
 class Run:
