@@ -571,17 +571,7 @@ def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
 # --- who may do what in the portal ----------------------------------------------------------
 
 
-def portal_contact(user: User, member: Member) -> Contact:
-    """The user's own active contact record at MEMBER, or PermissionDenied."""
-    if not user.is_authenticated:
-        raise PermissionDenied
-    contact = Contact.objects.for_user(user).filter(member=member).first()
-    if contact is None:
-        raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
-    return contact
-
-
-def portal_contact_at(user: User, code: str, *, registry: bool = True) -> Contact:
+def portal_contact(user: User, code: str, *, registry: bool = True) -> Contact:
     """The user's own active contact record at the member for local government CODE, with the
     member (and, for pages that show them, its registry rows) in one query; the portal's pages
     start with it. Http404 when there is no such member, PermissionDenied when it is not the
@@ -607,8 +597,8 @@ def portal_contact_at(user: User, code: str, *, registry: bool = True) -> Contac
     raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
 
 
-def require_coordinator(user: User, member: Member) -> Contact:
-    contact = portal_contact(user, member)
+def require_coordinator(user: User, code: str) -> Contact:
+    contact = portal_contact(user, code)
     if not contact.is_coordinator:
         raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
     return contact

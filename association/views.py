@@ -11,16 +11,12 @@ from django.utils.translation import gettext as _
 
 from . import services
 from .forms import ContactForm, HandOverForm
-from .models import Contact, Member, User
+from .models import Contact, User
 
 
 def _user(request: HttpRequest) -> User:
     # Every portal view is behind login_required, so the user is a real account.
     return cast(User, request.user)
-
-
-def _member(code: str) -> Member:
-    return get_object_or_404(Member.objects.with_registry(), local_government_id=code)
 
 
 @login_required
@@ -37,8 +33,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def member_home(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member(code)
-    me = services.portal_contact(_user(request), member)
+    me = services.portal_contact(_user(request), code)
+    member = me.member
     contacts = member.contacts.active().order_by("role", "kana", "id")
     ctx = {"member": member, "me": me, "contacts": contacts}
     return render(request, "portal/home.html", ctx)
@@ -55,8 +51,7 @@ def _apply_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untype
 
 @login_required
 def contact_add(request: HttpRequest, code: str) -> HttpResponse:
-    member = _member(code)
-    services.require_coordinator(_user(request), member)
+    member = services.require_coordinator(_user(request), code).member
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -71,8 +66,7 @@ def contact_add(request: HttpRequest, code: str) -> HttpResponse:
 
 @login_required
 def contact_hand_over(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    member = _member(code)
-    services.require_coordinator(_user(request), member)
+    member = services.require_coordinator(_user(request), code).member
     contact = get_object_or_404(member.contacts.active(), pk=pk)
     colleagues = member.contacts.active().exclude(pk=contact.pk)
     form = HandOverForm(request.POST or None, colleagues=colleagues)

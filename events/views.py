@@ -47,7 +47,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def member_list(request: HttpRequest, code: str) -> HttpResponse:
-    me = registry.portal_contact_at(_user(request), code)
+    me = registry.portal_contact(_user(request), code)
     member = me.member
     ctx = {"member": member, "me": me, "rows": member_trainings(member)}
     return render(request, "events/training_list.html", ctx)
@@ -62,9 +62,9 @@ def _colleagues(member: Member, training: Training):  # type: ignore[no-untyped-
 def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     if request.method == "POST":
         # Registering needs the member, not its registry rows (loaded if a rule asks).
-        me = registry.portal_contact_at(_user(request), code, registry=False)
-        return _register(request, me.member, me, pk)
-    me = registry.portal_contact_at(_user(request), code)
+        me = registry.portal_contact(_user(request), code, registry=False)
+        return _register(request, me, pk)
+    me = registry.portal_contact(_user(request), code)
     member = me.member
     training = get_object_or_404(
         Training.objects.exclude(status=Training.Status.DRAFT)
@@ -93,8 +93,9 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     return render(request, "events/training_detail.html", ctx)
 
 
-def _register(request: HttpRequest, member: Member, me: Contact, pk: int) -> HttpResponse:
+def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
     """Register oneself, or, as coordinator, the colleague chosen in the form."""
+    member = me.member
     training = get_object_or_404(Training, pk=pk)
     if training.status == Training.Status.DRAFT:
         raise Http404
@@ -134,7 +135,7 @@ def _registration(member: Member, pk: int) -> Registration:
 @login_required
 @require_POST
 def cancel(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    me = registry.portal_contact_at(_user(request), code)
+    me = registry.portal_contact(_user(request), code)
     member = me.member
     registration = _registration(member, pk)
     try:
@@ -151,7 +152,7 @@ def cancel(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 @login_required
 def substitute(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    me = registry.portal_contact_at(_user(request), code)
+    me = registry.portal_contact(_user(request), code)
     member = me.member
     registration = _registration(member, pk)
     if registration.status == Registration.Status.CANCELLED:
@@ -178,7 +179,7 @@ def substitute(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 @login_required
 def ics(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    me = registry.portal_contact_at(_user(request), code)
+    me = registry.portal_contact(_user(request), code)
     member = me.member
     registration = _registration(member, pk)
     if not me.is_coordinator and registration.contact_id != me.pk:
