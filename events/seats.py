@@ -12,7 +12,8 @@ time it holds the lock is the throughput of the whole system. Hence:
   turns on an operating-system file lock instead, which hands the turn over at once.
 
 Anything unusual (registered already, a free seat owed to the waiting list, the training closed)
-takes no seat here; services.py sorts it out through the ORM under the same lock."""
+takes no seat here and writes nothing; services.py then sorts it out through the ORM, in a
+transaction of its own that takes the training's lock again."""
 
 from __future__ import annotations
 
@@ -182,6 +183,17 @@ def _take_seat_sqlite(params: dict[str, Any]) -> Seat | None:
     return None if row is None else (row[0], row[1], None)
 
 
+def _take_seat_postgresql(params: dict[str, Any]) -> Seat | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT seat_id, seat_status, seat_place FROM events_take_seat("
+            "%(training)s, %(contact)s, %(member)s, %(by)s, %(now)s, %(async)s)",
+            params | {"async": settings.EVENTS_REGISTRATION_ASYNC_COMMIT},
+        )
+        row = cursor.fetchone()
+    return None if row is None or row[0] is None else (row[0], row[1], row[2])
+
+
 def waitlist_place(training_id: int, registration_id: int) -> int:
     """1 for the head of the waiting list (rows are inserted under the training's lock, so the
     id is the arrival order)."""
@@ -192,17 +204,6 @@ def waitlist_place(training_id: int, registration_id: int) -> int:
             [training_id, registration_id],
         )
         return int(cursor.fetchone()[0])
-
-
-def _take_seat_postgresql(params: dict[str, Any]) -> Seat | None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT seat_id, seat_status, seat_place FROM events_take_seat("
-            "%(training)s, %(contact)s, %(member)s, %(by)s, %(now)s, %(async)s)",
-            params | {"async": settings.EVENTS_REGISTRATION_ASYNC_COMMIT},
-        )
-        row = cursor.fetchone()
-    return None if row is None or row[0] is None else (row[0], row[1], row[2])
 
 
 # --- SQLite: writers take turns on a file lock -------------------------------------------------
