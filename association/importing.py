@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import unicodedata
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from . import services
 from .codes import check_digit, normalise_code
 from .models import Contact, LocalGovernment, Member, User
 from .nendo import wareki
+from .spreadsheets import MAX_ROWS, UnreadableFile, check_size, read_xlsx_rows, too_many_rows
 
 # The importable columns, in the order the export writes them. Labels are the models' own.
 FIELDS = ("code", "name", "kana", "department", "title", "email", "phone", "role")
@@ -82,8 +82,8 @@ HEADER_SEARCH_ROWS = 10
 FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
-class ImportFileError(ValueError):
-    """The file as a whole cannot be read (not the rows in it)."""
+# The file as a whole cannot be read (not the rows in it); raised by the shared reader.
+ImportFileError = UnreadableFile
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,9 @@ class ImportPlan:
 
 
 def read_rows(data: bytes, filename: str = "") -> Iterator[tuple[int, list[str]]]:
-    """(row number as the spreadsheet shows it, cells as text) for each row of the file."""
+    """(row number as the spreadsheet shows it, cells as text) for each row of the file. Every
+    reader of uploaded rows (contacts, members, 調査票) takes the bounds of spreadsheets.py."""
+    check_size(data)
     if data.startswith(b"PK\x03\x04") or filename.lower().endswith((".xlsx", ".xlsm")):
         yield from _read_xlsx(data)
     elif data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -268,26 +270,18 @@ def _read_csv(data: bytes) -> Iterator[tuple[int, list[str]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
         # A record may span lines (a line break inside quotes); Excel shows it as one row.
-        yield from enumerate(reader, start=1)
+        for number, cells in enumerate(reader, start=1):
+            if number > MAX_ROWS:
+                raise too_many_rows()
+            yield number, cells
     except csv.Error as exc:
         raise ImportFileError(_("CSV を読めません（%(error)s）。") % {"error": exc}) from None
 
 
 def _read_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise ImportFileError(
-            _("Excel ファイルを読めません（%(error)s）。") % {"error": exc}
-        ) from None
-    try:
-        sheet = book.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in values]
-    finally:
-        book.close()
+    """Through the shared safe reader: bounded size, rows and columns; XML via defusedxml."""
+    for number, values in read_xlsx_rows(data):
+        yield number, [_cell_text(value) for value in values]
 
 
 def _cell_text(value: Any) -> str:
