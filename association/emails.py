@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -24,9 +26,14 @@ def build(name: str, context: dict[str, object], *, to: str) -> EmailMultiAltern
 
 
 def send_welcome_successor(successor: Contact, predecessor: Contact) -> None:
-    portal_url = settings.SITE_URL + reverse("portal:home")
-    build(
-        "contact_welcome",
-        {"contact": successor, "predecessor": predecessor, "portal_url": portal_url},
-        to=successor.email,
-    ).send()
+    """The welcome goes to an address the coordinator who typed it does not own, so it carries
+    nothing typed in the portal (no names, department or title: a hostile coordinator could
+    make them a phishing text signed by the association). Only the registry's own words: the
+    municipality's official name, the role, the portal's address and the secretariat's."""
+    context = {
+        "member_name": successor.member.name,
+        "role": successor.get_role_display(),
+        "portal_url": settings.SITE_URL + reverse("portal:home"),
+        "secretariat_email": parseaddr(settings.DEFAULT_FROM_EMAIL)[1],
+    }
+    build("contact_welcome", context, to=successor.email).send()
