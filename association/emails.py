@@ -30,7 +30,7 @@ def send_welcome_successor(successor: Contact, predecessor: Contact) -> None:
     nothing typed in the portal (no names, department or title: a hostile coordinator could
     make them a phishing text signed by the association). Only the registry's own words: the
     municipality's official name, the role, the portal's address and the secretariat's."""
-    context = {
+    context: dict[str, object] = {
         "member_name": successor.member.name,
         "role": successor.get_role_display(),
         "portal_url": settings.SITE_URL + reverse("portal:home"),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -262,6 +265,11 @@ class Contact(models.Model):
     title = models.CharField(_("役職"), max_length=60, blank=True)
     email = models.EmailField(_("メールアドレス"), max_length=254)
     phone = models.CharField(_("電話番号"), max_length=30, blank=True)
+    # The address's keyed hash (association.privacy.address_hash), kept with it on every save:
+    # the suppression list matches it, so that an erased address stays unmailed.
+    email_hash = models.CharField(
+        _("アドレスのハッシュ"), max_length=64, blank=True, default="", editable=False
+    )
     role = models.CharField(_("役割"), max_length=20, choices=Role.choices, default=Role.STAFF)
     is_active = models.BooleanField(_("有効"), default=True)
     user = models.ForeignKey(
@@ -295,10 +303,21 @@ class Contact(models.Model):
                 fields=["member", "email"], name="contact_email_unique_in_member"
             )
         ]
-        indexes = [models.Index(fields=["email"])]
+        indexes = [models.Index(fields=["email"]), models.Index(fields=["email_hash"])]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.member}）"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from .privacy import address_hash
+
+        email_hash = address_hash(self.email)
+        if email_hash != self.email_hash:
+            self.email_hash = email_hash
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_hash"}
+        super().save(*args, **kwargs)
 
     @property
     def is_coordinator(self) -> bool:
@@ -306,7 +325,12 @@ class Contact(models.Model):
 
 
 class AuditEntry(models.Model):
-    """Who changed what in the registry, so that every change to personal data is attributable."""
+    """Who changed what in the registry, so that every change to personal data is attributable.
+
+    The summary names no one: a person appears as a placeholder such as {contact}, linked by id
+    (AuditPerson), and is rendered with their current name only for a viewer who may see
+    personal data. Erasing a person therefore erases them from every entry at once, by id,
+    and leaves every other person (even one with the same name) untouched."""
 
     action = models.CharField(_("操作"), max_length=40)
     object_type = models.CharField(_("対象"), max_length=40)
@@ -329,4 +353,47 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("変更履歴")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.summary}"
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.render(show_people=False)}"
+
+    def render(self, *, show_people: bool) -> str:
+        """The summary with each {role} replaced by the person linked under that role: their
+        current name, or only their id for a viewer who may not see personal data."""
+        people = {link.role: link.contact for link in self.person_links.all()}
+
+        def person(match: re.Match[str]) -> str:
+            contact = people.get(match.group(1))
+            if contact is None:
+                return match.group(0)
+            if show_people:
+                return contact.name
+            return _("担当者#%(id)d") % {"id": contact.pk}
+
+        return PLACEHOLDER.sub(person, self.summary)
+
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class AuditPerson(models.Model):
+    """A person an audit entry is about, under the role its summary's placeholder names."""
+
+    entry = models.ForeignKey(
+        AuditEntry,
+        on_delete=models.CASCADE,
+        related_name="person_links",
+        verbose_name=_("変更履歴"),
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="audit_links", verbose_name=_("担当者")
+    )
+    role = models.CharField(_("役割"), max_length=20)
+
+    class Meta:
+        verbose_name = _("変更履歴の対象者")
+        verbose_name_plural = _("変更履歴の対象者")
+        constraints = [
+            models.UniqueConstraint(fields=["entry", "role"], name="audit_person_one_per_role")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: #{self.contact_id}"

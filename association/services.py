@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from . import privacy
 from .codes import normalise_code
 from .models import (
     AuditEntry,
+    AuditPerson,
     Block,
     Contact,
     LocalGovernment,
@@ -61,8 +62,23 @@ def normalise_email(value: object) -> str:
     return email
 
 
-def audit(actor: User | None, action: str, obj: Any, summary: str, **changes: Any) -> None:
-    AuditEntry.objects.create(
+def audit(
+    actor: User | None,
+    action: str,
+    obj: Any,
+    summary: str,
+    *,
+    people: Mapping[str, Contact | int] | None = None,
+    **changes: Any,
+) -> AuditEntry:
+    """Record an act. SUMMARY names no one: write a person as a placeholder ({contact}, {old},
+    {new}…) and give them in PEOPLE (a contact or its id); OBJ, when it is a contact, is
+    {contact}. The entry is then found by the person's id when they are erased, and shows
+    their name only to those who may see personal data (AuditEntry.render)."""
+    linked: dict[str, Contact | int] = dict(people or {})
+    if isinstance(obj, Contact):
+        linked.setdefault("contact", obj)
+    entry = AuditEntry.objects.create(
         actor=actor if actor is not None and actor.is_authenticated else None,
         action=action,
         object_type=obj._meta.model_name,
@@ -70,6 +86,13 @@ def audit(actor: User | None, action: str, obj: Any, summary: str, **changes: An
         summary=summary[:300],
         changes={k: str(v) for k, v in changes.items()},
     )
+    AuditPerson.objects.bulk_create(
+        AuditPerson(
+            entry=entry, role=role, contact_id=person if isinstance(person, int) else person.pk
+        )
+        for role, person in linked.items()
+    )
+    return entry
 
 
 # --- reference data ------------------------------------------------------------------------
@@ -426,7 +449,7 @@ def add_contact(member: Member, *, by: User | None = None, **values: Any) -> Con
     _check_email_free(member, cleaned["email"])
     contact = Contact.objects.create(member=member, **cleaned)
     _sync_user(contact)
-    audit(by, "contact_added", contact, f"{member.name}: 担当者 {contact.name} を登録")
+    audit(by, "contact_added", contact, f"{member.name}: 担当者 {{contact}} を登録")
     return contact
 
 
@@ -447,15 +470,21 @@ def update_contact(contact: Contact, *, by: User | None = None, **values: Any) -
         contact.user = None
         contact.save(update_fields=["user"])
         _sync_user(contact)
-        if previous_user is not None:
-            _revoke_login_if_unused(previous_user)
+        if previous_user is not None and previous_user.pk != contact.user_id:
+            if previous_user.is_staff or previous_user.contacts.exists():
+                _revoke_login_if_unused(previous_user)
+            else:
+                # Nobody holds the old address any more: its login row would keep it for good.
+                _forget_login(previous_user)
+    details: dict[str, Any] = {k: v for k, v in changed.items() if k != "email"}
+    if "email" in changed:
+        details["email"] = f"{old_email} → {contact.email}"
     audit(
         by,
         "contact_updated",
         contact,
-        f"{contact.member.name}: 担当者 {contact.name} を更新",
-        **{k: v for k, v in changed.items() if k != "email"},
-        **({"email": f"{old_email} → {contact.email}"} if "email" in changed else {}),
+        f"{contact.member.name}: 担当者 {{contact}} を更新",
+        **details,
     )
     return contact
 
@@ -470,9 +499,7 @@ def deactivate_contact(contact: Contact, *, by: User | None = None) -> Contact:
     contact.save(update_fields=["is_active", "deactivated_at", "updated_at"])
     _sync_user(contact)
     contact_deactivated.send(sender=Contact, contact=contact, by=by)
-    audit(
-        by, "contact_deactivated", contact, f"{contact.member.name}: 担当者 {contact.name} を無効化"
-    )
+    audit(by, "contact_deactivated", contact, f"{contact.member.name}: 担当者 {{contact}} を無効化")
     return contact
 
 
@@ -516,53 +543,78 @@ def hand_over_contact(
         by,
         "contact_handed_over",
         contact,
-        f"{contact.member.name}: {contact.name} から {successor.name} へ担当者変更",
+        f"{contact.member.name}: {{contact}} から {{new}} へ担当者変更",
+        people={"new": successor},
         successor=successor.pk,
     )
     return successor
 
 
-ERASED_NAME = "（削除済み）"
+ERASED_NAME = privacy.ERASED
 
 
 def erased_email(contact_pk: int) -> str:
     return f"erased-{contact_pk}@invalid.invalid"
 
 
-def _scrub_audit_log(*values: str) -> None:
-    """Take a person's name and address out of the audit log's earlier entries."""
-    for value in filter(None, values):
-        for entry in AuditEntry.objects.filter(
-            Q(summary__contains=value) | Q(changes__icontains=value)
-        ):
-            entry.summary = entry.summary.replace(value, ERASED_NAME)
-            entry.changes = {
-                k: str(v).replace(value, ERASED_NAME) for k, v in entry.changes.items()
-            }
-            entry.save(update_fields=["summary", "changes"])
+def end_sessions(user: User) -> int:
+    """Log USER out everywhere: delete their sessions (database and cache)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.sessions.models import Session
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    for session in Session.objects.all().iterator():
+        try:
+            owner = session.get_decoded().get("_auth_user_id")
+        except Exception:  # an undecodable session belongs to no one we can tell
+            continue
+        if owner == str(user.pk):
+            store(session_key=session.session_key).delete()
+            ended += 1
+    return ended
+
+
+def _forget_login(user: User) -> None:
+    """Delete a portal login nobody uses any more, with its sessions, allauth's addresses
+    (cascade) and its name in django_admin_log."""
+    end_sessions(user)
+    privacy.forget_admin_log(User, [user.pk])
+    user.delete()
+
+
+def _remove_login(contact: Contact) -> int:
+    """Erasure removes the person's login, unless it is a secretariat account or the same
+    address is still a contact at another member (then it is that contact's login too)."""
+    user = contact.user
+    if user is None:
+        return 0
+    Contact.objects.filter(pk=contact.pk).update(user=None)
+    contact.user = None
+    if user.is_staff or user.is_superuser or user.contacts.exists():
+        return 0
+    _forget_login(user)
+    return 1
 
 
 @transaction.atomic
 def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
     """Delete a person's data for good (APPI): the record stays as an anonymous row so that
     counts and history (registrations, deliveries) hold, but nothing identifies the person.
-    Other apps scrub their copies through the contact_erased signal."""
+    Other apps first act on it through the contact_erased signal (queued mail cancelled, seats
+    given back); then every copy declared in the privacy registry is erased, found by the
+    contact's id (association/privacy.py), the login and the contact row last."""
     contact = Contact.objects.select_for_update().select_related("member").get(pk=contact.pk)
     if contact.name == ERASED_NAME:
         return contact
     if contact.is_active:
         contact.is_active = False
         contact.deactivated_at = timezone.now()
+        contact.save(update_fields=["is_active", "deactivated_at", "updated_at"])
     contact_erased.send(sender=Contact, contact=contact, by=by)
-    _scrub_audit_log(contact.name, contact.email)
-    user = contact.user
-    contact.name = ERASED_NAME
-    contact.kana = contact.department = contact.title = contact.phone = ""
-    contact.email = erased_email(contact.pk)
-    contact.user = None
-    contact.save()
-    if user is not None and not user.is_staff and not user.contacts.exists():
-        user.delete()
+    privacy.erase_person(contact)
     # The audit entry names no one: the summary says only which member lost a contact.
     audit(by, "contact_erased", contact, f"{contact.member.name}: 担当者の個人情報を削除")
     return contact

@@ -53,4 +53,7 @@ def release_registrations_of_erased_contact(
     release_registrations(sender, contact=contact, by=by)
     Notice.objects.filter(
         contact=contact, status__in=[Notice.Status.PENDING, Notice.Status.SENDING]
-    ).update(status=Notice.Status.FAILED, error="担当者の個人情報を削除したため送信しません。")
+    ).update(status=Notice.Status.FAILED, error=ERASED_REASON)
+
+
+ERASED_REASON = "担当者の個人情報を削除したため送信しません。"

@@ -249,7 +249,8 @@ def cancel_registration(
             by,
             "registration_cancelled",
             registration,
-            f"{training.title}: {registration.contact.name}（{registration.member}）の申込みを取消",
+            f"{training.title}: {{contact}}（{registration.member}）の申込みを取消",
+            people={"contact": registration.contact},
         )
     return registration
 
@@ -303,7 +304,8 @@ def substitute_registration(
             by,
             "registration_substituted",
             registration,
-            f"{training.title}: {previous.name} から {contact.name} へ差し替え",
+            f"{training.title}: {{old}} から {{new}} へ差し替え",
+            people={"old": previous, "new": contact},
         )
     return registration
 
@@ -407,7 +409,8 @@ def mark_attendance(
                 by,
                 "attendance_marked",
                 registration,
-                f"{registration.training.title}: 出欠を「{Registration.Attendance(attendance).label}」に",
+                f"{registration.training.title}: {{contact}} の出欠を「{Registration.Attendance(attendance).label}」に",
+                people={"contact": registration.contact_id},
             )
     return count
 

@@ -70,7 +70,9 @@ def candidates(mailing_list: MailingList) -> QuerySet[Contact]:
                     status=Subscription.Status.OPTED_OUT,
                 )
             ),
-            suppressed=Exists(Suppression.objects.filter(email=OuterRef("email"))),
+            suppressed=Exists(
+                Suppression.objects.matching(OuterRef("email"), OuterRef("email_hash"))
+            ),
         )
     )
 

@@ -6,7 +6,7 @@ Every state change goes through mailing.services.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
@@ -142,15 +142,34 @@ class Subscription(models.Model):
         return f"{self.contact} / {self.mailing_list}: {self.get_status_display()}"
 
 
+class SuppressionQuerySet(models.QuerySet["Suppression"]):
+    def matching(self, email: Any, email_hash: Any) -> SuppressionQuerySet:
+        """The one suppression rule: a row names the address, or holds its keyed hash (the
+        address of an erased person). EMAIL and EMAIL_HASH may be OuterRef()s."""
+        return self.filter(Q(email=email, email__gt="") | Q(email_hash=email_hash))
+
+
 class Suppression(models.Model):
-    """An address that receives no bulletin at all, whatever the lists say."""
+    """An address that receives no bulletin at all, whatever the lists say.
+
+    Kept under the address's keyed hash (association.privacy.address_hash): when the person is
+    erased, the address itself is blanked and the hash alone keeps it unmailed. Every check
+    (the audience snapshot, a test send) matches the address or its hash."""
 
     class Reason(models.TextChoices):
         HARD_BOUNCE = "hard_bounce", _("宛先不明（ハードバウンス）")
         COMPLAINT = "complaint", _("迷惑メール報告")
         MANUAL = "manual", _("事務局による停止")
 
-    email = models.EmailField(_("メールアドレス"), max_length=254, unique=True)
+    email = models.EmailField(
+        _("メールアドレス"),
+        max_length=254,
+        blank=True,
+        help_text=_("個人情報を削除した方のアドレスは空欄になり、ハッシュだけが残ります。"),
+    )
+    email_hash = models.CharField(
+        _("アドレスのハッシュ"), max_length=64, unique=True, editable=False
+    )
     reason = models.CharField(_("理由"), max_length=12, choices=Reason.choices)
     note = models.CharField(_("メモ"), max_length=300, blank=True)
     created_by = models.ForeignKey(
@@ -163,13 +182,22 @@ class Suppression(models.Model):
     )
     created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
 
+    objects = SuppressionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("配信停止アドレス")
         verbose_name_plural = _("配信停止アドレス")
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.get_reason_display()})"
+        return f"{self.email or _('（削除済みのアドレス）')} ({self.get_reason_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.email:
+            from association.privacy import address_hash
+
+            self.email_hash = address_hash(self.email)
+        super().save(*args, **kwargs)
 
 
 class BulletinQuerySet(models.QuerySet["Bulletin"]):

@@ -73,6 +73,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from association.models import Contact, Member, User
+from association.privacy import address_hash, address_hashes
 from association.services import audit, normalise_email
 
 from . import audience
@@ -136,7 +137,9 @@ def _actor(by: User | None) -> User | None:
 @transaction.atomic
 def add_to_list(mailing_list: MailingList, contact: Contact, *, by: User | None = None) -> None:
     _set_subscription(mailing_list, contact, Subscription.Status.ADDED, source="secretariat", by=by)
-    audit(by, "list_added", contact, f"{contact}: 「{mailing_list}」に手動登録")
+    audit(
+        by, "list_added", contact, f"{{contact}}（{contact.member}）: 「{mailing_list}」に手動登録"
+    )
 
 
 @transaction.atomic
@@ -146,7 +149,12 @@ def remove_from_list(
     Subscription.objects.filter(
         mailing_list=mailing_list, contact=contact, status=Subscription.Status.ADDED
     ).delete()
-    audit(by, "list_removed", contact, f"{contact}: 「{mailing_list}」の手動登録を解除")
+    audit(
+        by,
+        "list_removed",
+        contact,
+        f"{{contact}}（{contact.member}）: 「{mailing_list}」の手動登録を解除",
+    )
 
 
 def _skip_pending(mailing_list: MailingList | None, email: str, reason: str) -> int:
@@ -165,7 +173,12 @@ def opt_out(
 ) -> None:
     _set_subscription(mailing_list, contact, Subscription.Status.OPTED_OUT, source=source, by=by)
     _skip_pending(mailing_list, contact.email, Delivery.SkipReason.OPTED_OUT)
-    audit(by, "list_opted_out", contact, f"{contact}: 「{mailing_list}」の配信停止")
+    audit(
+        by,
+        "list_opted_out",
+        contact,
+        f"{{contact}}（{contact.member}）: 「{mailing_list}」の配信停止",
+    )
 
 
 @transaction.atomic
@@ -182,7 +195,12 @@ def resubscribe(
         _set_subscription(mailing_list, contact, Subscription.Status.ADDED, source=source, by=by)
     else:
         raise ValidationError(_("このメーリングリストには登録できません。"), code="not_allowed")
-    audit(by, "list_resubscribed", contact, f"{contact}: 「{mailing_list}」の配信を再開")
+    audit(
+        by,
+        "list_resubscribed",
+        contact,
+        f"{{contact}}（{contact.member}）: 「{mailing_list}」の配信を再開",
+    )
 
 
 @dataclass(frozen=True)
@@ -226,7 +244,10 @@ def unsubscribe_by_token(token: str, *, source: str = "one_click") -> Unsubscrib
     if not result.already:
         for contact in result.contacts:
             audit(
-                None, "list_opted_out", contact, f"{contact}: 「{result.mailing_list}」の配信停止"
+                None,
+                "list_opted_out",
+                contact,
+                f"{{contact}}（{contact.member}）: 「{result.mailing_list}」の配信停止",
             )
     return result
 
@@ -268,20 +289,55 @@ def list_choices(contact: Contact) -> list[ListChoice]:
     return choices
 
 
+def is_suppressed(email: str) -> bool:
+    """Whether EMAIL may receive no bulletin (its row, or its hash under any current key)."""
+    email = normalise_email(email)
+    return Suppression.objects.filter(
+        Q(email=email) | Q(email_hash__in=address_hashes(email))
+    ).exists()
+
+
+def _people_with(email_hash: str) -> dict[str, int]:
+    ids = Contact.objects.filter(email_hash=email_hash).order_by("pk").values_list("pk", flat=True)
+    return {("contact" if n == 0 else f"contact_{n + 1}"): pk for n, pk in enumerate(ids[:5])}
+
+
+def _audit_suppression(by: User | None, action: str, suppression: Suppression, text: str) -> None:
+    """Who changed the suppression list, when and what: the people with that address are
+    linked by id (their names show to those who may see them); the address itself is named by
+    its hash only, so that the log keeps no address after an erasure."""
+    people = _people_with(suppression.email_hash)
+    who = "、".join("{" + role + "}" for role in people) or _("担当者の登録がないアドレス")
+    audit(
+        by,
+        action,
+        suppression,
+        f"{text}: {who}",
+        people=people,
+        reason=suppression.get_reason_display(),
+        address_hash=suppression.email_hash[:16],
+    )
+
+
 @transaction.atomic
 def suppress_address(
     email: str, *, reason: str, by: User | None = None, note: str = ""
 ) -> Suppression:
     email = normalise_email(email)
+    email_hash = address_hash(email)
     suppression, created = Suppression.objects.get_or_create(
-        email=email, defaults={"reason": reason, "note": note[:300], "created_by": _actor(by)}
+        email_hash=email_hash,
+        defaults={"email": email, "reason": reason, "note": note[:300], "created_by": _actor(by)},
     )
     _skip_pending(None, email, Delivery.SkipReason.SUPPRESSED)
     if created:
         from .tasks import notify_unreachable_members_task
 
+        _audit_suppression(by, "suppression_added", suppression, _("配信停止アドレスに登録"))
         members = list(
-            Member.objects.filter(contacts__email=email).values_list("pk", flat=True).distinct()
+            Member.objects.filter(contacts__email_hash=email_hash)
+            .values_list("pk", flat=True)
+            .distinct()
         )
         if members:
             notify_unreachable_members_task.delay_on_commit(members, email)
@@ -289,13 +345,26 @@ def suppress_address(
 
 
 @transaction.atomic
+def remove_suppression(suppression: Suppression, *, by: User | None = None) -> None:
+    """The address may receive bulletins again (the secretariat's decision, audited)."""
+    suppression = Suppression.objects.select_for_update().get(pk=suppression.pk)
+    _audit_suppression(by, "suppression_removed", suppression, _("配信停止アドレスを解除"))
+    suppression.delete()
+
+
 def unsuppress_address(email: str, *, by: User | None = None) -> None:
-    Suppression.objects.filter(email=normalise_email(email)).delete()
+    email = normalise_email(email)
+    for suppression in Suppression.objects.filter(
+        Q(email=email) | Q(email_hash=address_hash(email))
+    ):
+        remove_suppression(suppression, by=by)
 
 
 def members_without_reachable_contact() -> QuerySet[Member]:
     reachable = Contact.objects.active().filter(member=OuterRef("pk"))
-    reachable = reachable.exclude(Exists(Suppression.objects.filter(email=OuterRef("email"))))
+    reachable = reachable.exclude(
+        Exists(Suppression.objects.matching(OuterRef("email"), OuterRef("email_hash")))
+    )
     return Member.objects.active().exclude(Exists(reachable)).with_registry()
 
 
@@ -370,6 +439,12 @@ def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -
     from .tasks import send_test_bulletin_task
 
     validate_placeholders(bulletin.body)
+    if is_suppressed(to):
+        raise ValidationError(
+            _("%(email)s は配信停止アドレスに登録されているため、テスト送信できません。")
+            % {"email": normalise_email(to)},
+            code="suppressed",
+        )
     send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
 
 
@@ -1145,15 +1220,17 @@ def _demo_list(slug: str, **values: Any) -> MailingList:
 @transaction.atomic
 def forget_contact(contact: Contact) -> int:
     """A contact's personal data is being erased (association.services.erase_contact): what is
-    still queued for them is never sent, and the copies of their name and address in the
-    delivery rows and provider events are removed. Returns the deliveries touched."""
-    from association.services import erased_email
-
+    still queued for them is never sent, and provider events that never found their delivery
+    but carry one of the person's addresses lose it. The delivery rows and linked events are
+    erased by the privacy registry (mailing/personal_data.py). Returns the rows cancelled."""
     deliveries = Delivery.objects.filter(contact=contact)
-    deliveries.filter(status=Delivery.Status.QUEUED).update(status=Delivery.Status.CANCELLED)
     addresses = set(deliveries.values_list("email", flat=True))
-    ProviderEvent.objects.filter(recipient__in=addresses).update(recipient="")
-    return deliveries.update(email=erased_email(contact.pk), recipient_name="", department="")
+    ProviderEvent.objects.filter(delivery__isnull=True, recipient__in=addresses).update(
+        recipient="", description=""
+    )
+    return deliveries.filter(status=Delivery.Status.QUEUED).update(
+        status=Delivery.Status.CANCELLED, updated_at=timezone.now()
+    )
 
 
 # --- published documents -------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""What the mailing app holds of people, and how erasure treats it (association/privacy.py).
+What is still queued for an erased person is cancelled first (services.forget_contact, through
+the contact_erased signal)."""
+
+from __future__ import annotations
+
+from association import privacy
+from association.models import Contact
+from association.privacy import BLANK, Erasure
+
+from .models import (
+    Bulletin,
+    Delivery,
+    Document,
+    MailingList,
+    ProviderEvent,
+    Subscription,
+    Suppression,
+)
+
+
+def _erased_address(row: Delivery, erasure: Erasure) -> str:
+    from association.services import erased_email
+
+    return erased_email(erasure.contact.pk)
+
+
+privacy.personal(
+    Delivery,
+    owner="contact",
+    fields={
+        "email": _erased_address,
+        "recipient_name": BLANK,
+        "department": BLANK,
+        "error": BLANK,
+    },
+    addresses=("email",),
+)
+privacy.no_personal_data(
+    Delivery, "organisation", "claim_token", "message_id", "provider_message_id"
+)
+privacy.personal(
+    ProviderEvent,
+    owner="delivery__contact",
+    fields={"recipient": BLANK, "description": BLANK},
+)
+privacy.no_personal_data(
+    ProviderEvent, "provider", "event_id", "event_type", "message_id", "reject_reason"
+)
+
+
+def _keep_only_the_hash(erasure: Erasure) -> int:
+    """The suppression survives as the address's keyed hash: the erased address stays unmailed,
+    and nothing in the row names it. An address still held by another (not erased) contact is
+    theirs too and stays as it is."""
+    count = 0
+    for address in erasure.addresses:
+        still_used = Contact.objects.filter(email=address).exclude(pk=erasure.contact.pk).exists()
+        if still_used:
+            continue
+        for suppression in Suppression.objects.filter(email=address):
+            Suppression.objects.filter(pk=suppression.pk).update(
+                email="", note="", email_hash=privacy.address_hash(address)
+            )
+            privacy.forget_admin_log(Suppression, [suppression.pk])
+            count += 1
+    return count
+
+
+privacy.personal(
+    Suppression,
+    fields={"email": privacy.HASH, "note": BLANK, "email_hash": privacy.HASH},
+    erase=_keep_only_the_hash,
+)
+privacy.no_personal_data(Subscription)
+# Lists, bulletins and published documents are the secretariat's own texts to many people.
+privacy.no_personal_data(MailingList)
+privacy.no_personal_data(Bulletin)
+privacy.no_personal_data(Document)
