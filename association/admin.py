@@ -8,7 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import services
+from . import privacy, services
 from .admin_import import import_urls
 from .forms import HandOverForm
 from .models import (
@@ -30,6 +30,7 @@ from .models import (
     Prefecture,
     User,
 )
+from .privacy import PersonalDataAdminMixin
 
 
 class BlockFilter(admin.SimpleListFilter):
@@ -56,8 +57,15 @@ class ContactBlockFilter(BlockFilter):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(PersonalDataAdminMixin, BaseUserAdmin):
     list_display = ("username", "email", "is_staff", "is_active", "last_login")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[User]:
+        # A portal login is named by its contact's address: personal data.
+        users = super().get_queryset(request)
+        if not privacy.can_see_personal_data(request.user):
+            users = users.filter(Q(is_staff=True) | Q(is_superuser=True))
+        return users
 
 
 @admin.register(Block)
@@ -98,8 +106,9 @@ class LocalGovernmentAdmin(admin.ModelAdmin):
         return False
 
 
-class ContactInline(admin.TabularInline):
+class ContactInline(PersonalDataAdminMixin, admin.TabularInline):
     model = Contact
+    requires_personal_permission = True
     fields = ("name", "kana", "department", "title", "email", "phone", "role", "is_active")
     readonly_fields = fields
     extra = 0
@@ -281,8 +290,9 @@ class ContactAdminForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(admin.ModelAdmin):
+class ContactAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     form = ContactAdminForm
+    requires_personal_permission = True
     list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
     list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
     list_select_related = ("member__local_government__prefecture",)
@@ -431,20 +441,27 @@ class ContactAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "summary")
+class AuditEntryAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "actor", "action", "what")
     list_filter = ("action", "object_type")
     list_select_related = ("actor",)
     search_fields = ("summary", "object_id")
-    readonly_fields = (
-        "created_at",
-        "actor",
-        "action",
-        "object_type",
-        "object_id",
-        "summary",
-        "changes",
-    )
+    fields = ("created_at", "actor", "action", "object_type", "object_id", "what", "changes")
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
+        # Each row carries whether this viewer may see the names behind its placeholders.
+        sees = privacy.can_see_personal_data(request.user)
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("person_links__contact")
+            .annotate(viewer_sees_people=Value(sees, output_field=BooleanField()))
+        )
+
+    @admin.display(description=gettext_lazy("概要"))
+    def what(self, obj: AuditEntry) -> str:
+        return obj.render(show_people=bool(getattr(obj, "viewer_sees_people", False)))
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -28,10 +28,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import exporting, importing
+from . import exporting, importing, services
 from .models import Contact, User
 
-PERMISSIONS = ("association.add_contact", "association.change_contact")
+PERMISSIONS = ("association.view_contact", "association.add_contact", "association.change_contact")
 TOKEN_SALT = "association.contact-import"
 TOKEN_MAX_AGE = 60 * 60  # a preview is good for an hour
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -199,7 +199,8 @@ def export_view(request: HttpRequest) -> HttpResponse:
     """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all."""
     if not request.user.has_perm("association.view_contact"):
         raise PermissionDenied
-    contacts = exporting.export_queryset(include_inactive=request.GET.get("inactive") == "1")
+    include_inactive = request.GET.get("inactive") == "1"
+    contacts = exporting.export_queryset(include_inactive=include_inactive)
     if request.GET.get("format") == "csv":
         data, content_type, suffix = (
             exporting.export_csv(contacts),
@@ -208,6 +209,14 @@ def export_view(request: HttpRequest) -> HttpResponse:
         )
     else:
         data, content_type, suffix = exporting.export_xlsx(contacts), XLSX_TYPE, "xlsx"
+    services.audit_export(
+        request.user if isinstance(request.user, User) else None,
+        "contacts_exported",
+        _("担当者一覧を出力"),
+        format=suffix,
+        rows=contacts.count(),
+        inactive_included=include_inactive,
+    )
     response = HttpResponse(data, content_type=content_type)
     filename = _("担当者一覧_%(date)s.%(suffix)s") % {
         "date": timezone.localdate().strftime("%Y%m%d"),

@@ -336,6 +336,26 @@ class PersonalDataAdminMixin:
     search and the filters. Admin log entries name objects by kind and id only."""
 
     personal_display: tuple[str, ...] = ()
+    # For an admin whose rows ARE people (contacts): no page at all without the permission
+    # (Django would otherwise let change_contact alone view them).
+    requires_personal_permission: bool = False
+
+    def _gate(self, request: HttpRequest, allowed: bool) -> bool:
+        if self.requires_personal_permission and not can_see_personal_data(request.user):
+            return False
+        return allowed
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._gate(request, super().has_view_permission(request, obj))  # type: ignore[misc]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._gate(request, super().has_change_permission(request, obj))  # type: ignore[misc]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._gate(request, super().has_add_permission(request, *args))  # type: ignore[misc]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._gate(request, super().has_delete_permission(request, obj))  # type: ignore[misc]
 
     def _personal(self) -> set[str]:
         model = self.model  # type: ignore[attr-defined]

@@ -95,6 +95,19 @@ def audit(
     return entry
 
 
+def audit_export(actor: User | None, action: str, summary: str, **details: Any) -> AuditEntry:
+    """Every export of personal data is recorded: who, when, and what (which list, format,
+    filters, how many rows)."""
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        action=action,
+        object_type="export",
+        object_id="",
+        summary=summary[:300],
+        changes={k: str(v) for k, v in details.items()},
+    )
+
+
 # --- reference data ------------------------------------------------------------------------
 
 

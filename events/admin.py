@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from association.models import User
+from association.privacy import PersonalDataAdminMixin
 
 from . import exports, services
 from .forms import CallOffForm, MailRegistrantsForm
@@ -30,12 +31,31 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
+def _export(request: HttpRequest, registrations: Any, filename: str, fmt: str) -> HttpResponse:
+    """A participant list leaves the system: recorded with who, when and what."""
+    from association.services import audit_export
+
+    rows = list(registrations)
+    trainings = sorted({r.training_id for r in rows})
+    audit_export(
+        request.user if isinstance(request.user, User) else None,
+        "participants_exported",
+        str(_("参加者一覧を出力")),
+        format=fmt,
+        rows=len(rows),
+        trainings=",".join(str(pk) for pk in trainings),
+    )
+    if fmt == "csv":
+        return exports.csv_response(rows, filename)
+    return exports.xlsx_response(rows, filename)
+
+
 def _may_export_people(request: HttpRequest) -> bool:
     return request.user.has_perms(["events.view_registration", "association.view_contact"])
 
 
 @admin.register(Training)
-class TrainingAdmin(admin.ModelAdmin):
+class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_display = [
         "title",
         "kind",
@@ -172,20 +192,20 @@ class TrainingAdmin(admin.ModelAdmin):
     def csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_export(request)
         training = self._training(request, pk)
-        return exports.csv_response(self._participants([training]), f"training-{pk}")
+        return _export(request, self._participants([training]), f"training-{pk}", "csv")
 
     def xlsx_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         self._require_export(request)
         training = self._training(request, pk)
-        return exports.xlsx_response(self._participants([training]), f"training-{pk}")
+        return _export(request, self._participants([training]), f"training-{pk}", "xlsx")
 
     @admin.action(description=_("参加者をCSVで出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
-        return exports.csv_response(self._participants(queryset), "participants")
+        return _export(request, self._participants(queryset), "participants", "csv")
 
     @admin.action(description=_("参加者をExcelで出力"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Training]) -> HttpResponse:
-        return exports.xlsx_response(self._participants(queryset), "participants")
+        return _export(request, self._participants(queryset), "participants", "xlsx")
 
     @admin.action(description=_("翌年度に複製（下書き）"), permissions=["add"])
     def duplicate_for_next_nendo(self, request: HttpRequest, queryset: QuerySet[Training]) -> None:
@@ -300,7 +320,8 @@ class BlockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(admin.ModelAdmin):
+class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    personal_display = ("contact_name",)
     list_display = [
         "contact_name",
         "member_name",
@@ -370,15 +391,16 @@ class RegistrationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("選択した申込みをCSVで出力"), permissions=["export"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
-        return exports.csv_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
+        return _export(request, queryset.with_people(), "participants", "csv")  # type: ignore[attr-defined]
 
     @admin.action(description=_("選択した申込みをExcelで出力"), permissions=["export"])
     def export_xlsx(self, request: HttpRequest, queryset: QuerySet[Registration]) -> HttpResponse:
-        return exports.xlsx_response(queryset.with_people(), "participants")  # type: ignore[attr-defined]
+        return _export(request, queryset.with_people(), "participants", "xlsx")  # type: ignore[attr-defined]
 
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+    personal_display = ("recipient",)
     list_display = ["created_at", "kind", "recipient", "status", "sent_at", "error"]
     list_filter = ["kind", "status"]
     list_select_related = ["contact"]

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from association.models import Contact, Member, User
+from association.privacy import PersonalDataAdminMixin, can_see_personal_data
 
 from . import audience, services
 from .forms import BulletinForm, MailingListForm, ScheduleForm
@@ -59,8 +60,9 @@ def _apply_errors(form: Any, exc: ValidationError) -> None:
 
 
 @admin.register(MailingList)
-class MailingListAdmin(admin.ModelAdmin):
+class MailingListAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     form = MailingListForm
+    personal_display = ("hand_added",)
     list_display = ("name", "slug", "rule_summary", "send_html", "is_active")
     list_filter = ("is_active",)
     search_fields = ("name", "slug")
@@ -124,6 +126,10 @@ class MailingListAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
+        if not can_see_personal_data(request.user):
+            # Hand-added contacts are people: the field is neither shown nor saved.
+            form.base_fields.pop("hand_added", None)
+            return form
         field = form.base_fields["hand_added"]
         field.widget = AutocompleteSelectMultiple(
             Subscription._meta.get_field("contact"), self.admin_site
@@ -138,6 +144,8 @@ class MailingListAdmin(admin.ModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
+        if "hand_added" not in form.fields:
+            return
         mailing_list = form.instance
         current = set(
             mailing_list.subscriptions.filter(status=Subscription.Status.ADDED).values_list(
@@ -153,7 +161,7 @@ class MailingListAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     """Opt-outs and hand-added contacts. Added and removed through services."""
 
     list_display = ("contact_name", "member", "mailing_list", "status", "source", "updated_at")
@@ -168,6 +176,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     autocomplete_fields = ("contact",)
     fields = ("mailing_list", "contact", "status", "source", "changed_by", "updated_at")
     show_full_result_count = False
+    personal_display = ("contact_name",)
 
     @admin.display(description=gettext_lazy("担当者"), ordering="contact__kana")
     def contact_name(self, obj: Subscription) -> str:
@@ -216,7 +225,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_display = ("email", "reason", "note", "created_by", "created_at")
     list_filter = ("reason",)
     list_select_related = ("created_by",)
@@ -238,8 +247,13 @@ class SuppressionAdmin(admin.ModelAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and not obj.email and not request.user.is_superuser:
+            return False  # an erased person's address: lifting it is a superuser's decision
+        return super().has_delete_permission(request, obj)
+
     def delete_model(self, request: HttpRequest, obj: Suppression) -> None:
-        services.unsuppress_address(obj.email, by=_user(request))
+        services.remove_suppression(obj, by=_user(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Suppression]) -> None:
         for obj in queryset:
@@ -314,7 +328,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
         "email",
         "recipient_name",
@@ -330,6 +344,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
+    personal_display = ("short_error",)
 
     @admin.display(description=gettext_lazy("エラー内容"))
     def short_error(self, obj: Delivery) -> str:
@@ -337,7 +352,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(ReadOnlyAdmin):
+class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
         "received_at",
         "provider",
@@ -381,7 +396,7 @@ def progress_data(bulletin: Bulletin) -> dict[str, Any]:
 
 
 @admin.register(Bulletin)
-class BulletinAdmin(admin.ModelAdmin):
+class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_display = (
         "subject",
         "mailing_list",
@@ -552,10 +567,10 @@ class BulletinAdmin(admin.ModelAdmin):
             **self._sending_context(request, bulletin),
         )
         if bulletin.status in (Bulletin.Status.SENT, Bulletin.Status.CANCELLED):
-            ctx["report"] = self._report(bulletin)
+            ctx["report"] = self._report(bulletin, people=can_see_personal_data(request.user))
         return render(request, "admin/mailing/bulletin/status.html", ctx)
 
-    def _report(self, bulletin: Bulletin) -> dict[str, Any]:
+    def _report(self, bulletin: Bulletin, *, people: bool) -> dict[str, Any]:
         counts = services.bulletin_progress(bulletin).counts
         labels = dict(Delivery.Status.choices)
         skips = (
@@ -571,7 +586,9 @@ class BulletinAdmin(admin.ModelAdmin):
             "skips": [(reasons.get(r, r or "-"), n) for r, n in skips],
             "unreached": list(services.unreached_members(bulletin)),
             "unreachable": list(services.members_without_reachable_contact()),
-            "problems": list(problems[:100]),
+            # Which addresses failed is personal data: the count for everyone, the list only
+            # for those who may see contacts.
+            "problems": list(problems[:100]) if people else [],
             "problem_count": problems.count(),
             "deliveries_url": reverse("admin:mailing_delivery_changelist")
             + f"?bulletin__id__exact={bulletin.pk}",
