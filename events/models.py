@@ -306,7 +306,8 @@ class Registration(models.Model):
         indexes = [models.Index(fields=["training", "status", "member"])]
 
     def __str__(self) -> str:
-        return f"{self.training} / {self.contact.name}"
+        # Names no one: a row's name shows in admin labels and logs, for any viewer.
+        return f"{self.training} / {_('参加者')}#{self.contact_id}"
 
     @property
     def is_confirmed(self) -> bool:
@@ -372,4 +373,4 @@ class Notice(models.Model):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.contact.email}"
+        return f"{self.get_kind_display()} → {_('担当者')}#{self.contact_id}"

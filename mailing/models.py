@@ -139,7 +139,8 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contact} / {self.mailing_list}: {self.get_status_display()}"
+        # Names no one: a row's name shows in admin labels and logs, for any viewer.
+        return f"{self.mailing_list} / 担当者#{self.contact_id}: {self.get_status_display()}"
 
 
 class SuppressionQuerySet(models.QuerySet["Suppression"]):
@@ -190,7 +191,7 @@ class Suppression(models.Model):
         verbose_name_plural = _("配信停止アドレス")
 
     def __str__(self) -> str:
-        return f"{self.email or _('（削除済みのアドレス）')} ({self.get_reason_display()})"
+        return f"{_('配信停止アドレス')}#{self.pk} ({self.get_reason_display()})"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.email:
@@ -387,7 +388,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.email} ({self.get_status_display()})"
+        return f"{_('配信先')}#{self.pk} ({self.get_status_display()})"
 
 
 class ProviderEvent(models.Model):
@@ -423,7 +424,7 @@ class ProviderEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider} {self.event_type} {self.recipient}"
+        return f"{self.provider} {self.event_type} #{self.pk}"
 
 
 def _document_path(instance: Document, filename: str) -> str:
