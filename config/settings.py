@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "anymail",
     "association",
+    "postbox",
     "mailing",
     "events",
 ]
@@ -264,6 +265,19 @@ MAILING_SECRETARIAT_EMAIL = envget("MAILING_SECRETARIAT_EMAIL")
 MAILING_MESSAGE_ID_DOMAIN = envget("MAILING_MESSAGE_ID_DOMAIN")
 MAILING_LIST_ID_DOMAIN = envget("MAILING_LIST_ID_DOMAIN")
 
+# Mail to one person (postbox app): login codes, training notices, the hand-over welcome,
+# reports to the secretariat. Queued in the caller's transaction, sent by a worker.
+POSTBOX_MAX_ATTEMPTS = envint(
+    "POSTBOX_MAX_ATTEMPTS", "8"
+)  # tries before a transient error is final
+POSTBOX_RETRY_SECONDS = envint("POSTBOX_RETRY_SECONDS", "30")  # first back-off, then doubled
+POSTBOX_RETRY_MAX_SECONDS = envint("POSTBOX_RETRY_MAX_SECONDS", "3600")  # longest back-off
+POSTBOX_CLAIM_TIMEOUT = envint("POSTBOX_CLAIM_TIMEOUT", "120")  # a silent worker's claim
+POSTBOX_SWEEP_SECONDS = envint("POSTBOX_SWEEP_SECONDS", "15")  # how often beat looks
+POSTBOX_CHUNK_SIZE = envint("POSTBOX_CHUNK_SIZE", "20")
+POSTBOX_DRAIN_SECONDS = envint("POSTBOX_DRAIN_SECONDS", "30")
+POSTBOX_KEEP_DAYS = envint("POSTBOX_KEEP_DAYS", "180")  # finished messages are then deleted
+
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
 CELERY_BROKER_URL = envget("CELERY_BROKER_URL", "filesystem://")
@@ -291,6 +305,7 @@ CELERY_TASK_ROUTES = {
     "mailing.send_test_bulletin": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
+    "postbox.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
 }
 CELERY_TIMEZONE = TIME_ZONE
@@ -303,6 +318,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
     # Mail owed by trainings is sent when it is written; this catches anything left behind.
     "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
+    # Mail to one person is sent when it is committed; this sends what is due again after a
+    # back-off and catches anything a lost task left behind.
+    "postbox-send-mail": {"task": "postbox.send_mail", "schedule": float(POSTBOX_SWEEP_SECONDS)},
+    "postbox-prune-mail": {"task": "postbox.prune_mail", "schedule": 3600.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",
