@@ -44,3 +44,7 @@ class Relay(Sink):
     def __init__(self, port: int = 0) -> None:
         self.handler = RelayHandler()
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=port or _free_port())
+
+    def __enter__(self) -> Relay:
+        self.controller.start()
+        return self

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import psutil
 import pytest
@@ -35,7 +36,7 @@ FAST = {
 }
 
 
-def smtp_env(port: int, **extra: str) -> dict[str, str]:
+def smtp_env(port: int, **extra: str) -> dict[str, Any]:
     return {
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "EMAIL_HOST": "127.0.0.1",
@@ -61,7 +62,7 @@ def processes() -> Iterator[list]:
         process.stop()
 
 
-def _start(processes: list, tmp_path, env: dict[str, str], *, workers: int = 1) -> list:
+def _start(processes: list, tmp_path, env: dict[str, Any], *, workers: int = 1) -> list:
     started = [WorkerProcess(queues=("transactional",), **env) for _ in range(workers)]
     processes.extend(started)
     for worker in started:
@@ -205,7 +206,7 @@ def test_it_waits_as_long_as_the_providers_retry_after_says(processes, tmp_path)
     _Postmark.calls = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Postmark)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {
+    env: dict[str, Any] = {
         "EMAIL_BACKEND": "anymail.backends.postmark.EmailBackend",
         "ANYMAIL_POSTMARK_SERVER_TOKEN": "test-token",
         "ANYMAIL_POSTMARK_API_URL": f"http://127.0.0.1:{server.server_port}/",
