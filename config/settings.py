@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "allauth.account",
     "anymail",
     "association",
+    "questions",
     "mailing",
     "events",
 ]
