@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "anymail",
     "association",
     "postbox",
+    "questions",
     "mailing",
     "events",
 ]
