@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from .models import Contact
 
@@ -30,3 +34,43 @@ def send_welcome_successor(successor: Contact, predecessor: Contact) -> None:
         {"contact": successor, "predecessor": predecessor, "portal_url": portal_url},
         to=successor.email,
     ).send()
+
+
+def send_login_code(email: str, *, code: str, expires_at: dt.datetime) -> None:
+    """The login code for EMAIL, sent by a worker so that the code request answers at once and
+    the same for every address. The one place the code mail is sent from (postbox's queue
+    takes this over)."""
+    from .tasks import send_login_code_task
+
+    send_login_code_task.delay_on_commit(email, code, expires_at.isoformat())
+
+
+def login_code_message(
+    email: str, *, code: str, expires_at: dt.datetime
+) -> EmailMultiAlternatives | None:
+    """The code mail, addressed to the person by name (the contact whose login the code
+    opens), or None when the address opens no login any more."""
+    from . import services
+
+    logins = services.logins_for_address(email)
+    if not logins:
+        return None
+    contact = Contact.objects.select_related("member__local_government__prefecture").get(
+        user=logins[0]
+    )
+    return build(
+        "login_code",
+        {
+            "contact": contact,
+            "code": code,
+            "expires_at": timezone.localtime(expires_at),
+            "login_url": settings.SITE_URL + reverse("account_request_login_code"),
+            "help_email": secretariat_address(),
+        },
+        to=email,
+    )
+
+
+def secretariat_address() -> str:
+    """Where municipality staff write when something does not work."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
