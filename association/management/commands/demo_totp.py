@@ -23,11 +23,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"アカウント {options['username']!r} が見つかりません。")
         # The confirmed app, or the one being set up on the enrolment page.
-        device = (
-            TOTPDevice.objects.filter(user=user)
-            .order_by("-confirmed", "-id")
-            .first()
-        )
+        device = TOTPDevice.objects.filter(user=user).order_by("-confirmed", "-id").first()
         if device is None:
             raise CommandError(
                 "まだ認証アプリがありません。管理画面にパスワードでログインすると設定画面が開きます。"
