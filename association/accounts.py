@@ -39,9 +39,13 @@ def start_enrolment(user: User) -> TOTPDevice:
 @transaction.atomic
 def confirm_enrolment(device: TOTPDevice, token: str) -> list[str] | None:
     """Confirm DEVICE with a code from the app; returns the new recovery codes (shown once),
-    or None when the code is wrong."""
+    or None when the code is wrong (Throttled right after wrong ones)."""
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-    if device.confirmed or not device.verify_token(token.strip()):
+    if device.confirmed:
+        return None
+    if not device.verify_is_allowed()[0]:
+        raise Throttled
+    if not device.verify_token("".join(token.split())):
         return None
     device.confirmed = True
     device.save(update_fields=["confirmed"])
@@ -66,10 +70,15 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
+class Throttled(Exception):
+    """django-otp refuses to check codes for a while after wrong ones (1 s, 2 s, 4 s, …)."""
+
+
 def verify_second_factor(user: User, token: str) -> Device | None:
     """The device that accepts TOKEN: six digits are the app's code, anything else a recovery
     code (used up once accepted). Only that one device is tried, so a wrong app code does not
-    throttle the recovery codes. django-otp throttles each device after wrong tokens."""
+    throttle the recovery codes. Raises Throttled while django-otp holds the device back
+    after wrong codes."""
     token = "".join(token.split())
     if not token:
         return None
@@ -83,7 +92,9 @@ def verify_second_factor(user: User, token: str) -> Device | None:
         if device is None:
             return None
         allowed, _extra = device.verify_is_allowed()
-        if not allowed or not device.verify_token(token):
+        if not allowed:
+            raise Throttled
+        if not device.verify_token(token):
             return None
     return device
 

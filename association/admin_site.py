@@ -55,6 +55,10 @@ class SecretariatLoginForm(AdminAuthenticationForm):
             "確認コードが違うか、時間切れです。認証アプリの新しいコードを入力してください。"
         ),
         "enrol": gettext_lazy("二段階認証の設定に進みます。"),
+        "throttled": gettext_lazy(
+            "確認コードの誤りが続いたため、数秒から数分のあいだ確認を止めています。"
+            "少し待ってから、新しいコードを入力してください。"
+        ),
     }
 
     def clean(self) -> dict[str, Any]:
@@ -65,9 +69,15 @@ class SecretariatLoginForm(AdminAuthenticationForm):
         if not accounts.has_second_factor(user):
             # The password was right and the account has no app yet: open the setup, which
             # SecretariatAdminSite.login() sends the browser to.
+            assert self.request is not None  # the admin's login view passes it
             self.request.session[ENROL_SESSION_KEY] = {"user": user.pk, "at": time.time()}
             raise forms.ValidationError(self.error_messages["enrol"], code="enrol")
-        device = accounts.verify_second_factor(user, data.get("otp_token", ""))
+        try:
+            device = accounts.verify_second_factor(user, data.get("otp_token", ""))
+        except accounts.Throttled:
+            raise forms.ValidationError(
+                self.error_messages["throttled"], code="throttled"
+            ) from None
         if device is None:
             # A wrong second factor counts as a failed login for django-axes, per account
             # and per client address, like a wrong password.
@@ -77,7 +87,8 @@ class SecretariatLoginForm(AdminAuthenticationForm):
                 request=self.request,
             )
             raise forms.ValidationError(self.error_messages["invalid_token"], code="invalid_token")
-        user.otp_device = device  # django_otp.login() keeps it in the session on login
+        # django_otp.login() keeps it in the session on login (its user_logged_in receiver).
+        user.otp_device = device  # type: ignore[attr-defined]
         return data
 
 
@@ -124,7 +135,9 @@ class SecretariatAdminSite(OTPAdminSite):
         ticket = request.session.get(ENROL_SESSION_KEY) or {}
         if time.time() - float(ticket.get("at", 0)) > ENROL_SECONDS:
             return None
-        user = User.objects.filter(pk=ticket.get("user"), is_active=True, is_staff=True).first()
+        user = User.objects.filter(
+            pk=int(ticket.get("user") or 0), is_active=True, is_staff=True
+        ).first()
         if user is None or accounts.has_second_factor(user):
             return None
         return user
@@ -147,22 +160,25 @@ class SecretariatAdminSite(OTPAdminSite):
             "secret": _grouped(b32encode(device.bin_key).decode()),
         }
         if request.method == "POST" and form.is_valid():
-            codes = accounts.confirm_enrolment(device, form.cleaned_data["token"])
-            if codes is None:
+            try:
+                codes = accounts.confirm_enrolment(device, form.cleaned_data["token"])
+            except accounts.Throttled:
+                codes = None
+                form.add_error(
+                    "token",
+                    _("誤りが続いたため確認を少し止めています。数秒待ってから入力してください。"),
+                )
+            if codes is None and not form.errors:
                 form.add_error(
                     "token",
                     _("コードが違います。アプリに表示されている新しい6桁を入力してください。"),
                 )
             else:
                 request.session.pop(ENROL_SESSION_KEY, None)
+                context = {**self.each_context(request), "title": _("回復コード"), "codes": codes}
                 device.refresh_from_db()
                 user.otp_device = device  # type: ignore[attr-defined]
                 auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                context = {
-                    **self.each_context(request),
-                    "title": _("回復コード"),
-                    "codes": codes,
-                }
                 return render(request, "admin/recovery_codes.html", context)
         return render(request, "admin/enrol_second_factor.html", context)
 

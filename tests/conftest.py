@@ -55,6 +55,12 @@ def outbox(settings, tmp_path) -> Outbox:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests log in hundreds of times; the hash's strength is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _force_login_passes_the_second_factor(monkeypatch):
     """force_login() stands for "this person came in through the door". For a secretariat
     account the door asks for a second factor too: record one in the session as the admin's

@@ -205,6 +205,7 @@ def test_switching_to_another_members_login_needs_that_very_address(client, alic
     assert "東京都江戸川区" in choose and "東京都足立区" in choose
     response = alice_client.post(reverse("portal:switch", args=["131211"]))
     assert response["Location"] == reverse("portal:member", args=["131211"])
+    assert twin.user is not None
     assert alice_client.session["_auth_user_id"] == str(twin.user.pk)
 
     # Once the secretariat moves the adachi contact to another address, the switch is gone.
