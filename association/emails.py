@@ -1,32 +1,107 @@
-"""Mail built by the registry. Each mail is a template triple under templates/emails/."""
+"""Mail built by the registry. Each mail is a template triple under templates/emails/; the
+registry's own mail (the hand-over welcome, allauth's login code) goes to one person through
+the postbox, queued in the caller's transaction and sent by a worker after commit."""
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+
+from postbox.models import OutgoingMail
+from postbox.services import queue_mail
 
 from .models import Contact
 
 
-def build(name: str, context: dict[str, object], *, to: str) -> EmailMultiAlternatives:
-    """One message to one recipient from emails/NAME.subject.txt, .txt and .html."""
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+def render(name: str, context: dict[str, object]) -> Rendered:
+    """emails/NAME.subject.txt, .txt and .html, with the site's subject prefix."""
     ctx = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
     subject = " ".join(render_to_string(f"emails/{name}.subject.txt", ctx).split())
-    text = render_to_string(f"emails/{name}.txt", ctx)
-    html = render_to_string(f"emails/{name}.html", ctx)
-    message = EmailMultiAlternatives(
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}", body=text, to=[to]
+    return Rendered(
+        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        text=render_to_string(f"emails/{name}.txt", ctx),
+        html=render_to_string(f"emails/{name}.html", ctx),
     )
-    message.attach_alternative(html, "text/html")
+
+
+def queue(
+    name: str,
+    context: dict[str, object],
+    *,
+    to: str,
+    kind: str,
+    contact_id: int | None = None,
+    reference: str = "",
+    **extra: Any,
+) -> OutgoingMail:
+    """One message from a template triple to one person, through the postbox (EXTRA:
+    attachments, headers, reply_to, expires_at as postbox.services.queue_mail takes them)."""
+    rendered = render(name, context)
+    return queue_mail(
+        to=to,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        kind=kind,
+        contact_id=contact_id,
+        reference=reference,
+        **extra,
+    )
+
+
+def build(name: str, context: dict[str, object], *, to: str) -> EmailMultiAlternatives:
+    """One message to one recipient from emails/NAME.subject.txt, .txt and .html, for a caller
+    that sends it itself (training notices until they move onto the postbox; prefer queue())."""
+    rendered = render(name, context)
+    message = EmailMultiAlternatives(subject=rendered.subject, body=rendered.text, to=[to])
+    message.attach_alternative(rendered.html, "text/html")
     return message
 
 
 def send_welcome_successor(successor: Contact, predecessor: Contact) -> None:
+    """担当者変更: welcome the successor (queued; sent once the hand-over commits)."""
     portal_url = settings.SITE_URL + reverse("portal:home")
-    build(
+    queue(
         "contact_welcome",
         {"contact": successor, "predecessor": predecessor, "portal_url": portal_url},
         to=successor.email,
-    ).send()
+        kind=OutgoingMail.Kind.WELCOME,
+        contact_id=successor.pk,
+        reference=f"association.handover:{predecessor.pk}",
+    )
+
+
+def send_account_mail(
+    message: EmailMessage, *, contact_id: int | None, login_code: bool, lifetime: float
+) -> None:
+    """allauth's mail (rendered by allauth from templates/account/email/), through the postbox:
+    the code request answers at once whatever the mail server is doing. A login code is a
+    credential: it is not sent once it has expired, and its body is cleared once it is done."""
+    from django.utils import timezone
+
+    html = ""
+    if isinstance(message, EmailMultiAlternatives):
+        html = next((str(c) for c, mimetype in message.alternatives if mimetype == "text/html"), "")
+    queue_mail(
+        to=message.to[0],
+        subject=str(message.subject),
+        text=str(message.body),
+        html=html,
+        kind=OutgoingMail.Kind.LOGIN_CODE if login_code else OutgoingMail.Kind.ACCOUNT,
+        contact_id=contact_id,
+        reference="allauth.login_code" if login_code else "allauth",
+        expires_at=timezone.now() + dt.timedelta(seconds=lifetime) if login_code else None,
+    )
