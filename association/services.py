@@ -19,6 +19,9 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from postbox import services as postbox
+
+from . import emails
 from .codes import normalise_code
 from .models import (
     AuditEntry,
@@ -36,7 +39,6 @@ from .signals import (
     contact_erased,
     contact_handed_over,
 )
-from .tasks import welcome_successor_task
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
 
@@ -576,7 +578,7 @@ def hand_over_contact(
     contact.save(update_fields=["is_active", "deactivated_at", "successor", "updated_at"])
     _sync_login(contact)
     contact_handed_over.send(sender=Contact, old=contact, new=successor, by=by)
-    welcome_successor_task.delay_on_commit(successor.pk, contact.pk)
+    emails.send_welcome_successor(successor, contact)
     audit(
         by,
         "contact_handed_over",
@@ -619,6 +621,7 @@ def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
         contact.is_active = False
         contact.deactivated_at = timezone.now()
     contact_erased.send(sender=Contact, contact=contact, by=by)
+    postbox.forget_contact(contact.pk)
     _scrub_audit_log(contact.name, contact.email)
     contact.name = ERASED_NAME
     contact.kana = contact.department = contact.title = contact.phone = ""

@@ -1,7 +1,4 @@
-import datetime as dt
-
 from celery import shared_task
-from django.utils import timezone
 
 from . import emails
 from .models import Contact
@@ -9,6 +6,8 @@ from .models import Contact
 
 @shared_task(name="association.welcome_successor")
 def welcome_successor_task(successor_id: int, predecessor_id: int) -> None:
+    """Kept for tasks queued before the welcome moved into the hand-over's own transaction
+    (association.services.hand_over_contact queues it in the postbox); nothing queues it now."""
     successor = Contact.objects.select_related("member__local_government__prefecture").get(
         pk=successor_id
     )
@@ -16,14 +15,3 @@ def welcome_successor_task(successor_id: int, predecessor_id: int) -> None:
         return
     predecessor = Contact.objects.get(pk=predecessor_id)
     emails.send_welcome_successor(successor, predecessor)
-
-
-@shared_task(name="association.send_login_code")
-def send_login_code_task(email: str, code: str, expires_at: str) -> None:
-    if dt.datetime.fromisoformat(expires_at) <= timezone.now():
-        return  # a code that no longer works is not worth a mail
-    message = emails.login_code_message(
-        email, code=code, expires_at=dt.datetime.fromisoformat(expires_at)
-    )
-    if message is not None:
-        message.send()

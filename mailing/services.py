@@ -278,13 +278,14 @@ def suppress_address(
     )
     _skip_pending(None, email, Delivery.SkipReason.SUPPRESSED)
     if created:
-        from .tasks import notify_unreachable_members_task
+        from . import emails
 
         members = list(
             Member.objects.filter(contacts__email=email).values_list("pk", flat=True).distinct()
         )
         if members:
-            notify_unreachable_members_task.delay_on_commit(members, email)
+            # In this transaction: the report and the suppression it reports commit together.
+            emails.send_unreachable_members(members, email)
     return suppression
 
 

@@ -13,6 +13,14 @@ from aiosmtpd.controller import Controller
 from ..mailing.sink import Sink, SinkHandler, _free_port
 
 STORAGE = "452 4.3.1 Insufficient system storage"
+# Fast clocks: a silent claim is taken back after 3 s, beat looks every second, retries from 1 s.
+FAST = {
+    "POSTBOX_RETRY_SECONDS": "1",
+    "POSTBOX_RETRY_MAX_SECONDS": "4",
+    "POSTBOX_CLAIM_TIMEOUT": "3",
+    "POSTBOX_SWEEP_SECONDS": "1",
+    "POSTBOX_MAX_ATTEMPTS": "20",
+}
 NO_SUCH_USER = "550 5.1.1 No such user here"
 
 
@@ -20,14 +28,18 @@ class RelayHandler(SinkHandler):
     def __init__(self) -> None:
         super().__init__()
         self.refuse_until = 0.0  # every RCPT answers STORAGE until then (time.time())
+        self.refuse_for = 0.0  # ... or for this long from the first RCPT on
         self.stall: dict[str, float] = {}  # address -> seconds to wait before answering RCPT
         self.stall_all = 0.0
         self.rcpt_started: dict[str, float] = {}
+        self.contents: dict[str, list[bytes]] = {}  # address -> the raw messages accepted
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
         with self.lock:
+            if self.refuse_for and not self.rcpt_started:
+                self.refuse_until = time.time() + self.refuse_for
             self.rcpt_started.setdefault(address, time.time())
             wait = self.stall.get(address, self.stall_all)
             refusing = time.time() < self.refuse_until
@@ -39,6 +51,24 @@ class RelayHandler(SinkHandler):
             return STORAGE
         return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
 
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            for address in envelope.rcpt_tos:
+                self.contents.setdefault(address, []).append(envelope.content or b"")
+        return await super().handle_DATA(server, session, envelope)
+
+
+def smtp_env(port: int, **extra: str) -> dict[str, Any]:
+    """The environment of a worker (or beat) that sends to the relay on PORT."""
+    return {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(port),
+        "EMAIL_TIMEOUT": "20",
+        **FAST,
+        **extra,
+    }
+
 
 class Relay(Sink):
     def __init__(self, port: int = 0) -> None:
@@ -48,3 +78,13 @@ class Relay(Sink):
     def __enter__(self) -> Relay:
         self.controller.start()
         return self
+
+    def go_down(self) -> None:
+        self._port = self.port
+        self.controller.stop()
+
+    def come_back(self) -> None:
+        """Listen again on the same port, keeping the counts (a stopped controller's loop is
+        closed, so a new controller serves the same handler)."""
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self._port)
+        self.controller.start()

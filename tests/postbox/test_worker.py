@@ -22,29 +22,9 @@ from postbox.models import OutgoingMail
 
 from ..mailing.helpers import BeatProcess, wait_until
 from ..workers import WorkerProcess, purge_queues
-from .relay import NO_SUCH_USER, Relay
+from .relay import FAST, NO_SUCH_USER, Relay, smtp_env
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-# Fast clocks: a silent claim is taken back after 3 s, beat looks every second, retries from 1 s.
-FAST = {
-    "POSTBOX_RETRY_SECONDS": "1",
-    "POSTBOX_RETRY_MAX_SECONDS": "4",
-    "POSTBOX_CLAIM_TIMEOUT": "3",
-    "POSTBOX_SWEEP_SECONDS": "1",
-    "POSTBOX_MAX_ATTEMPTS": "20",
-}
-
-
-def smtp_env(port: int, **extra: str) -> dict[str, Any]:
-    return {
-        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "EMAIL_HOST": "127.0.0.1",
-        "EMAIL_PORT": str(port),
-        "EMAIL_TIMEOUT": "20",
-        **FAST,
-        **extra,
-    }
 
 
 @pytest.fixture
@@ -88,7 +68,7 @@ def _settled() -> bool:
 def test_every_message_goes_exactly_once_after_the_relay_ran_out_of_storage(
     relay, processes, tmp_path
 ):
-    relay.handler.refuse_until = time.time() + 6
+    relay.handler.refuse_for = 6
     addresses = [f"staff{i}@lg{131000 + i}.example.jp" for i in range(40)]
     _start(processes, tmp_path, smtp_env(relay.port))
 
@@ -108,7 +88,7 @@ def test_a_permanently_refused_address_fails_with_a_reason_the_secretariat_sees(
 ):
     bad = "nobody@city.edogawa.example.jp"
     relay.handler.always[bad] = NO_SUCH_USER
-    relay.handler.refuse_until = time.time() + 3
+    relay.handler.refuse_for = 3
     others = [f"staff{i}@city.edogawa.example.jp" for i in range(5)]
     _start(processes, tmp_path, smtp_env(relay.port))
 
