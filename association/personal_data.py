@@ -59,7 +59,7 @@ privacy.personal(
 )
 privacy.personal(
     User,
-    owner="contacts",
+    owner="contact",
     fields={"username": BLANK, "email": BLANK, "first_name": BLANK, "last_name": BLANK},
     addresses=("email", "username"),
     erase=_erase_login,

@@ -6,6 +6,8 @@ from .models import Contact
 
 @shared_task(name="association.welcome_successor")
 def welcome_successor_task(successor_id: int, predecessor_id: int) -> None:
+    """Kept for tasks queued before the welcome moved into the hand-over's own transaction
+    (association.services.hand_over_contact queues it in the postbox); nothing queues it now."""
     successor = Contact.objects.select_related("member__local_government__prefecture").get(
         pk=successor_id
     )

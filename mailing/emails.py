@@ -1,5 +1,6 @@
-"""Mail built by the mailing app for the secretariat. Bulletins themselves are built by
-mailing.sending (one composer per bulletin, compiled once per chunk)."""
+"""Mail built by the mailing app for the secretariat, queued in the postbox (mail to one
+person). Bulletins themselves are built by mailing.sending (one composer per bulletin,
+compiled once per chunk)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from email.utils import parseaddr
 
 from django.conf import settings
 
-from association.emails import build
+from association.emails import queue
 from association.models import Member
+from postbox.models import OutgoingMail
 
 
 def secretariat_address() -> str:
@@ -18,13 +20,23 @@ def secretariat_address() -> str:
 
 def send_unreachable_members(member_ids: list[int], email: str) -> None:
     """Tell the secretariat that an address was suppressed, and which members it leaves
-    without any reachable contact."""
+    without any reachable contact. Queued in the caller's transaction."""
     from .services import members_without_reachable_contact
 
     members = list(members_without_reachable_contact().filter(pk__in=member_ids))
     affected = list(Member.objects.filter(pk__in=member_ids).with_registry())
-    build(
+    queue(
         "bulletin_unreachable",
         {"email": email, "unreachable": members, "affected": affected},
         to=secretariat_address(),
-    ).send()
+        kind=OutgoingMail.Kind.SECRETARIAT_REPORT,
+        # The report names the address: an erasure of its owner finds it by this reference.
+        reference=suppression_reference(email),
+    )
+
+
+def suppression_reference(email: str) -> str:
+    """Names the address by its keyed hash only, so that its owner's erasure finds the report."""
+    from association.privacy import address_hash
+
+    return f"mailing.suppression:{address_hash(email)[:32]}"

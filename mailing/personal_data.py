@@ -7,7 +7,9 @@ from __future__ import annotations
 from association import privacy
 from association.models import Contact
 from association.privacy import BLANK, Erasure
+from postbox import services as postbox
 
+from .emails import suppression_reference
 from .models import (
     Bulletin,
     Delivery,
@@ -64,6 +66,8 @@ def _keep_only_the_hash(erasure: Erasure) -> int:
             )
             privacy.forget_admin_log(Suppression, [suppression.pk])
             count += 1
+        # The secretariat's reports of the address's suppressions named it.
+        count += postbox.forget_reference(suppression_reference(address))
     return count
 
 

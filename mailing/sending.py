@@ -15,13 +15,12 @@ import html
 import io
 import logging
 import smtplib
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.generator import BytesGenerator
 from email.header import Header
-from typing import Any, Literal
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -32,6 +31,9 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from association.models import Contact
+from postbox.errors import Outcome, classify_error
+from postbox.errors import recipient_status as _status_of
+from postbox.transport import tracking_off as _tracking_off
 
 from .models import Bulletin, Delivery, MailingList
 from .rendering import compile_body, substitute
@@ -345,82 +347,7 @@ class CompiledMessage:
         return raw
 
 
-# anymail providers that take tracking flags per message. The others (Brevo, Amazon SES…) set
-# tracking in the account or configuration set, where it must be left off.
-TRACKING_FLAGS = {
-    "MailerSend", "Mailgun", "Mailjet", "Mandrill", "Postmark", "Resend", "SendGrid",
-    "SparkPost", "Unisender Go",
-}  # fmt: skip
-
-
-def _tracking_off(message: Any, connection: Any) -> None:
-    """Provider open/click tracking stays off: LGWAN strips it, and it is not wanted."""
-    if getattr(connection, "esp_name", None) in TRACKING_FLAGS:
-        message.track_opens = False
-        message.track_clicks = False
-
-
 # --- sending ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Outcome:
-    kind: Literal["sent", "retry", "failed"]
-    provider_message_id: str = ""
-    message_id: str = ""
-    error: str = ""
-    retry_after: float | None = None
-
-
-def _retry_after(response: Any) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value)
-        return max(parsed.timestamp() - time.time(), 0.0) if parsed else None
-
-
-def classify_error(exc: BaseException) -> Outcome:
-    """Transient (connection, SMTP 4xx, HTTP 429/5xx) → retry; anything else → failed."""
-    from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-
-    reason = f"{type(exc).__name__}: {exc}"[:1000]
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        codes = [code for code, _msg in exc.recipients.values()]
-        if codes and all(400 <= code < 500 for code in codes):
-            return Outcome("retry", error=reason)
-        return Outcome("failed", error=reason)
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return Outcome("retry" if 400 <= exc.smtp_code < 500 else "failed", error=reason)
-    if isinstance(exc, AnymailRecipientsRefused):
-        return Outcome("failed", error=reason)
-    if isinstance(exc, AnymailAPIError):
-        status = getattr(exc, "status_code", None)
-        if status is None or status == 429 or status >= 500:
-            return Outcome(
-                "retry", error=reason, retry_after=_retry_after(getattr(exc, "response", None))
-            )
-        return Outcome("failed", error=reason)
-    if isinstance(exc, (smtplib.SMTPException, OSError)):
-        return Outcome("retry", error=reason)
-    return Outcome("failed", error=reason)
-
-
-def _status_of(message: Any, address: str) -> Outcome | None:
-    status = getattr(message, "anymail_status", None)
-    if status is None:
-        return None
-    recipient = status.recipients.get(address)
-    if recipient is None:
-        return None
-    if recipient.status in ("rejected", "invalid"):
-        return Outcome("failed", error=f"provider: {recipient.status}")
-    if recipient.status == "failed":
-        return Outcome("retry", error="provider: failed")
-    return Outcome("sent", provider_message_id=recipient.message_id or "")
 
 
 class Transport:

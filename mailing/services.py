@@ -331,7 +331,7 @@ def suppress_address(
     )
     _skip_pending(None, email, Delivery.SkipReason.SUPPRESSED)
     if created:
-        from .tasks import notify_unreachable_members_task
+        from . import emails
 
         _audit_suppression(by, "suppression_added", suppression, _("配信停止アドレスに登録"))
         members = list(
@@ -340,7 +340,8 @@ def suppress_address(
             .distinct()
         )
         if members:
-            notify_unreachable_members_task.delay_on_commit(members, email)
+            # In this transaction: the report and the suppression it reports commit together.
+            emails.send_unreachable_members(members, email)
     return suppression
 
 

@@ -51,4 +51,6 @@ def send_test_bulletin_task(bulletin_id: int, to: str) -> None:
 
 @shared_task(name="mailing.notify_unreachable_members")
 def notify_unreachable_members_task(member_ids: list[int], email: str) -> None:
+    """Kept for tasks queued before the report moved into suppress_address's transaction
+    (it is queued in the postbox there); nothing queues it now."""
     emails.send_unreachable_members(member_ids, email)

@@ -38,7 +38,7 @@ def link_registrants(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0005_take_seat_function"),
-        ("association", "0003_audit_people_and_address_hash"),
+        ("association", "0004_audit_people_and_address_hash"),
     ]
 
     operations = [migrations.RunPython(link_registrants, migrations.RunPython.noop)]

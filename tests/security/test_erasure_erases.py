@@ -164,7 +164,7 @@ def test_erasing_a_person_leaves_nothing_of_her_in_any_table(client, root, edoga
         assert {(table, pk) for table, _column, pk in scan(value)} <= theirs, value
     assert her_sessions() == 0
     assert portal.get(reverse("portal:home")).status_code == 302  # logged out
-    assert not User.objects.filter(contacts=misaki).exists()
+    assert not User.objects.filter(contact=misaki).exists()
 
     # The erased address is still never mailed: the suppression kept its hash.
     suppression = Suppression.objects.get()

@@ -63,7 +63,7 @@ def link_people_and_hash_addresses(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("association", "0002_member_status_guest"),
+        ("association", "0003_contact_own_login"),
     ]
 
     operations = [
