@@ -96,3 +96,41 @@ privacy.no_personal_data(Agreement)
 # Contrib models hold copies too, erased by code rather than by field: django_admin_log per
 # object (privacy.forget_admin_log), sessions and allauth's addresses with the login
 # (services._remove_login). The whole-database test after an erasure checks them all.
+
+
+# questions/ imports none of the other apps, so its declaration lives here, where the registry
+# is. Its change history names the person who changed an answer under the caller's opaque
+# reference "contact:<id>" (questions.services.forget_actor). The answers themselves belong to
+# their owner's answer set (a registration, a municipality's reply to a 照会): the owning app
+# erases or keeps them when it links its answer sets to a contact (not yet on main).
+
+
+def _forget_answer_history(erasure: Erasure) -> int:
+    from questions.services import forget_actor
+
+    return forget_actor(f"contact:{erasure.contact.pk}")
+
+
+def _answers_belong_to_their_owner(erasure: Erasure) -> int:
+    return 0
+
+
+def _declare_questions() -> None:
+    from django.apps import apps
+
+    if not apps.is_installed("questions"):
+        return
+    from questions.models import Answer, AnswerChange, Question, QuestionSet
+
+    privacy.no_personal_data(QuestionSet)
+    privacy.no_personal_data(Question)  # the secretariat's form, never an answer
+    privacy.personal(
+        AnswerChange,
+        fields={"actor_name": BLANK, "actor_ref": BLANK, "old_value": BLANK, "new_value": BLANK},
+        erase=_forget_answer_history,
+    )
+    privacy.no_personal_data(AnswerChange, "via")
+    privacy.personal(Answer, fields={"value": BLANK}, erase=_answers_belong_to_their_owner)
+
+
+_declare_questions()

@@ -31,9 +31,10 @@ def test_a_hand_over_queues_the_welcome_for_the_successor(alice, outbox):
         successor.pk,
         successor.email,
     )
-    assert welcome.subject == "【市区町村会】担当者変更のお知らせ（東京都江戸川区）"
+    assert welcome.subject == "【市区町村会】担当者登録のお知らせ（東京都江戸川区）"
     [mail] = outbox.messages()
-    assert "佐藤 美咲 様から担当を引き継がれた" in mail.text
+    # Nothing typed in the portal (tests/security/test_welcome_mail_phishing.py).
+    assert "東京都江戸川区の取りまとめ担当として会員名簿に登録されました" in mail.text
 
 
 def test_a_hand_over_that_fails_queues_no_welcome(alice, charlie):
