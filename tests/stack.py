@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,7 +173,10 @@ def registrations(training: int) -> dict[str, Any]:
     }
 
 
-STEPS = {"prepare_burst": prepare_burst, "registrations": registrations}
+STEPS: dict[str, Callable[..., dict[str, Any]]] = {
+    "prepare_burst": prepare_burst,
+    "registrations": registrations,
+}
 
 if __name__ == "__main__":
     import django

@@ -64,7 +64,9 @@ def test_make_run_answers_60_simultaneous_registrations_and_the_rules_hold(stack
         status, html, cookies = _request(stack.port, "GET", person["path"], person["cookies"])
         assert status == 200, html[:500]
         person["cookies"].update(cookies)
-        person["token"] = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)[1]
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert token, html[:500]
+        person["token"] = token[1]
 
     barrier = threading.Barrier(len(people))
     results: dict[int, tuple[object, float, dict[str, str]]] = {}
@@ -107,7 +109,7 @@ def test_make_run_answers_60_simultaneous_registrations_and_the_rules_hold(stack
     assert max(Counter(r["member"] for r in confirmed).values()) <= LIMIT
     # In arrival order (the id, taken under the training's lock), a person waits only when
     # every seat was taken or their member had reached its limit, and gets a seat otherwise.
-    seats_before, member_before = 0, Counter()
+    seats_before, member_before = 0, Counter[int]()
     for row in rows:
         full = seats_before >= CAPACITY or member_before[row["member"]] >= LIMIT
         assert row["status"] == ("waitlisted" if full else "confirmed"), row
