@@ -6,17 +6,21 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import services
+from . import accounts, services
 from .admin_import import import_urls
 from .forms import HandOverForm
 from .models import (
@@ -55,9 +59,103 @@ class ContactBlockFilter(BlockFilter):
     member_path = "member"
 
 
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+def _is_superuser(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_superuser)
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    list_display = ("username", "email", "is_staff", "is_active", "last_login")
+    """Only a superuser grants staff or superuser status, groups or permissions, and only a
+    superuser changes a secretariat account (its password included); a contact's login is
+    never made a secretariat account, and its address follows the contact."""
+
+    list_display = ("username", "email", "is_staff", "is_superuser", "is_active", "last_login")
+    actions = ("reset_second_factor",)
+
+    def _is_contact_login(self, obj: User | None) -> bool:
+        return obj is not None and Contact.objects.filter(user=obj).exists()
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not _is_superuser(request) or self._is_contact_login(obj):
+            readonly += PRIVILEGE_FIELDS
+        if self._is_contact_login(obj):
+            readonly += ("username", "email")
+        return readonly
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not _is_superuser(request):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if obj is not None and (obj.is_staff or obj.is_superuser) and not _is_superuser(request):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> Any:
+        actions = super().get_actions(request)
+        if not _is_superuser(request):
+            # A bulk delete does not ask per account whether it is a secretariat one.
+            actions.pop("delete_selected", None)
+            actions.pop("reset_second_factor", None)
+        return actions
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if not _is_superuser(request) and (obj.is_staff or obj.is_superuser):
+            # Read-only fields cannot be posted; this guards any other way in.
+            raise PermissionDenied
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        if not _is_superuser(request):
+            form.cleaned_data.pop("groups", None)
+            form.cleaned_data.pop("user_permissions", None)
+        super().save_related(request, form, formsets, change)
+
+    @admin.action(description=gettext_lazy("選択したアカウントの二段階認証をリセットする"))
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        user = request.user if isinstance(request.user, User) else None
+        for account in queryset.filter(is_staff=True):
+            accounts.reset_second_factor(account, by=user, note="管理画面から")
+        self.message_user(
+            request,
+            _("二段階認証をリセットしました。次回のログインで認証アプリを設定し直します。"),
+        )
+
+
+if admin.site.is_registered(Group):
+    admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BaseGroupAdmin):
+    """A group's permissions are granted to its members: superusers only."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request)
+
+
+# The second factor's secrets are never shown in the admin: a lost one is reset (the action
+# above, or `manage.py reset_second_factor`), and its owner sets a new one up at login.
+for _device_model in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device_model):
+        admin.site.unregister(_device_model)
 
 
 @admin.register(Block)
@@ -263,18 +361,10 @@ class ContactAdminForm(forms.ModelForm):
                         _("%(email)s は %(member)s の担当者としてすでに登録されています。")
                         % {"email": email, "member": member.name}
                     )
-                staff = User.objects.filter(email__iexact=email).filter(
-                    Q(is_staff=True) | Q(is_superuser=True)
-                )
-                if staff.exists():
-                    raise ValidationError(
-                        _(
-                            "%(email)s は事務局のアカウントで使われているため、担当者には登録できません。"
-                        )
-                        % {"email": email}
-                    )
+                if email != self.instance.email:
+                    services.check_login_address(email)
             except ValidationError as exc:
-                self.add_error("email", exc)
+                self.add_error("email", exc.messages)
             else:
                 data["email"] = email
         return data
@@ -385,8 +475,6 @@ class ContactAdmin(admin.ModelAdmin):
 
     def hand_over_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_change_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         contact = get_object_or_404(
             Contact.objects.select_related("member__local_government__prefecture"),

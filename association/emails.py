@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from postbox.models import OutgoingMail
 from postbox.services import queue_mail
@@ -84,24 +86,36 @@ def send_welcome_successor(successor: Contact, predecessor: Contact) -> None:
     )
 
 
-def send_account_mail(
-    message: EmailMessage, *, contact_id: int | None, login_code: bool, lifetime: float
-) -> None:
-    """allauth's mail (rendered by allauth from templates/account/email/), through the postbox:
-    the code request answers at once whatever the mail server is doing. A login code is a
-    credential: it is not sent once it has expired, and its body is cleared once it is done."""
-    from django.utils import timezone
+def send_login_code(email: str, *, code: str, expires_at: dt.datetime) -> None:
+    """The login code for EMAIL, addressed to the person by name (the contact whose login the
+    code opens), through the postbox: the code request answers at once whatever the mail server
+    is doing. A login code is a credential: it is not sent once it has expired, and its body is
+    cleared once it is done. Nothing is queued when the address opens no login any more."""
+    from . import services
 
-    html = ""
-    if isinstance(message, EmailMultiAlternatives):
-        html = next((str(c) for c, mimetype in message.alternatives if mimetype == "text/html"), "")
-    queue_mail(
-        to=message.to[0],
-        subject=str(message.subject),
-        text=str(message.body),
-        html=html,
-        kind=OutgoingMail.Kind.LOGIN_CODE if login_code else OutgoingMail.Kind.ACCOUNT,
-        contact_id=contact_id,
-        reference="allauth.login_code" if login_code else "allauth",
-        expires_at=timezone.now() + dt.timedelta(seconds=lifetime) if login_code else None,
+    logins = services.logins_for_address(email)
+    if not logins:
+        return
+    contact = Contact.objects.select_related("member__local_government__prefecture").get(
+        user=logins[0]
     )
+    queue(
+        "login_code",
+        {
+            "contact": contact,
+            "code": code,
+            "expires_at": timezone.localtime(expires_at),
+            "login_url": settings.SITE_URL + reverse("account_request_login_code"),
+            "help_email": secretariat_address(),
+        },
+        to=email,
+        kind=OutgoingMail.Kind.LOGIN_CODE,
+        contact_id=contact.pk,
+        reference="allauth.login_code",
+        expires_at=expires_at,
+    )
+
+
+def secretariat_address() -> str:
+    """Where municipality staff write when something does not work."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]

@@ -241,9 +241,14 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def active(self) -> ContactQuerySet:
         return self.filter(is_active=True)
 
+    def portal(self) -> ContactQuerySet:
+        """Contacts who may use the portal: active, of a member whose staff may log in."""
+        return self.filter(is_active=True, member__status__in=Member.PORTAL_STATUSES)
+
     def for_user(self, user: User) -> ContactQuerySet:
-        """The contact records through which USER may use the portal."""
-        return self.filter(user=user, is_active=True, member__status__in=Member.PORTAL_STATUSES)
+        """The contact record (one at most) through which USER may use the portal: by the
+        contact's own login key, never by address."""
+        return self.portal().filter(user=user)
 
 
 class Contact(models.Model):
@@ -264,12 +269,15 @@ class Contact(models.Model):
     phone = models.CharField(_("電話番号"), max_length=30, blank=True)
     role = models.CharField(_("役割"), max_length=20, choices=Role.choices, default=Role.STAFF)
     is_active = models.BooleanField(_("有効"), default=True)
-    user = models.ForeignKey(
+    # The contact's own login, tied by this key and never by comparing addresses: services
+    # create it with the contact and keep its address, its state and its sessions in step with
+    # the contact (association.services._sync_login).
+    user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
-        related_name="contacts",
+        related_name="contact",
         verbose_name=_("ログインアカウント"),
     )
     successor = models.ForeignKey(

@@ -6,8 +6,11 @@ import datetime as dt
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from email.utils import getaddresses
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
@@ -30,7 +33,12 @@ from .models import (
     Prefecture,
     User,
 )
-from .signals import contact_deactivated, contact_erased, contact_handed_over
+from .signals import (
+    collect_reserved_addresses,
+    contact_deactivated,
+    contact_erased,
+    contact_handed_over,
+)
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
 
@@ -240,8 +248,8 @@ def admit_member(
         member.left_on = None
         member.save(update_fields=["status", "kind", "joined_on", "left_on", "updated_at"])
         action = MembershipEvent.Action.REJOINED
-        for contact in member.contacts.active().select_related("member"):
-            _sync_user(contact)
+        for contact in member.contacts.active().select_related("member", "user"):
+            _sync_login(contact)
     MembershipEvent.objects.create(
         member=member, action=action, kind=kind, effective_on=joined_on, note=note, recorded_by=by
     )
@@ -298,9 +306,8 @@ def withdraw_member(
         note=note,
         recorded_by=by,
     )
-    for contact in member.contacts.filter(user__isnull=False).select_related("user"):
-        if contact.user is not None:
-            _revoke_login_if_unused(contact.user)
+    for contact in member.contacts.filter(user__isnull=False).select_related("member", "user"):
+        _sync_login(contact)
     audit(by, "left", member, f"{member.name}: 退会")
     return member
 
@@ -370,42 +377,102 @@ def parse_role(value: object) -> str:
     )
 
 
-def _sync_user(contact: Contact) -> None:
-    """Give an active contact a login (one account per address); take it away from the last
-    inactive one. No password: municipality staff log in with a mailed code."""
-    if contact.is_active and contact.member.status in Member.PORTAL_STATUSES:
-        user = User.objects.filter(email__iexact=contact.email).first()
-        if user is not None and (user.is_staff or user.is_superuser):
-            # A secretariat account is never linked to (or switched back on by) a portal
-            # contact: its address logging in by code would open the admin.
-            raise ValidationError(
-                {
-                    "email": _(
-                        "%(email)s は事務局のアカウントで使われているため、担当者には登録できません。"
-                    )
-                    % {"email": contact.email}
-                },
-                code="staff_address",
-            )
-        if user is None:
-            user = User(username=contact.email, email=contact.email)
-            user.set_unusable_password()
-            user.save()
-        elif not user.is_active:
-            user.is_active = True
-            user.save(update_fields=["is_active"])
-        if contact.user_id != user.pk:
-            contact.user = user
-            contact.save(update_fields=["user", "updated_at"])
+def reserved_addresses() -> set[str]:
+    """Addresses that can never be a login: the association's own sender, error, unsubscribe
+    and secretariat addresses, and every reply-to address other apps declare (mailing lists,
+    bulletins) through the collect_reserved_addresses signal. A login code mailed to one of
+    them would land in a shared mailbox or in the inbound pipeline."""
+    raw = [
+        settings.DEFAULT_FROM_EMAIL,
+        settings.SERVER_EMAIL,
+        getattr(settings, "MAILING_UNSUBSCRIBE_MAILTO", ""),
+        getattr(settings, "MAILING_SECRETARIAT_EMAIL", ""),
+        *(address for _name, address in getattr(settings, "ADMINS", ())),
+    ]
+    for _receiver, addresses in collect_reserved_addresses.send(sender=Contact):
+        raw.extend(addresses or ())
+    return {address.strip().lower() for _n, address in getaddresses(raw) if address.strip()}
+
+
+def check_login_address(email: str) -> None:
+    """A contact's address is its login: refuse one that may never be a login."""
+    staff = User.objects.filter(email__iexact=email).filter(Q(is_staff=True) | Q(is_superuser=True))
+    if email in reserved_addresses() or staff.exists():
+        raise ValidationError(
+            {
+                "email": _(
+                    "%(email)s は事務局の送信用・返信用のアドレスか事務局のアカウントのため、"
+                    "担当者には登録できません。"
+                )
+                % {"email": email}
+            },
+            code="reserved_address",
+        )
+
+
+def logins_for_address(email: str) -> list[User]:
+    """The portal logins a login code mailed to EMAIL opens: those of the active contacts of
+    portal members with that address (found through each contact's own key, contact.user),
+    never a secretariat account and never a reserved address. The one rule for the code
+    request and for switching between memberships (see portal_memberships())."""
+    try:
+        email = normalise_email(email)
+    except ValidationError:
+        return []
+    if email in reserved_addresses():
+        return []
+    return list(
+        User.objects.filter(
+            contact__in=Contact.objects.portal().filter(email=email),
+            is_active=True,
+            is_staff=False,
+            is_superuser=False,
+        ).order_by("contact__id")
+    )
+
+
+def _end_sessions(user: User) -> None:
+    # Django checks each session against a hash of the password field; a contact's login has
+    # no usable password, so a new random one ends every session it has without a lookup.
+    user.set_unusable_password()
+
+
+def _sync_login(contact: Contact) -> None:
+    """Keep the contact's own login (contact.user, a one-to-one key) in step with the contact:
+    created with it, carrying the contact's address, active exactly while the contact may use
+    the portal. An address change moves the login and ends its sessions; so does losing the
+    portal (deactivation, hand-over, the member leaving). Never looks a login up by address."""
+    allowed = contact.is_active and contact.member.status in Member.PORTAL_STATUSES
+    user = contact.user
+    if user is None:
+        if not allowed:
+            return
+        user = User(username=f"contact-{contact.pk}", email=contact.email)
+        user.set_unusable_password()
+        user.save()
+        contact.user = user
+        contact.save(update_fields=["user", "updated_at"])
         return
-    if contact.user is not None:
-        _revoke_login_if_unused(contact.user)
+    changed = []
+    if user.email != contact.email:
+        user.email = contact.email
+        changed.append("email")
+        # allauth records the address a code was mailed to; the old one opens nothing now.
+        EmailAddress.objects.filter(user=user).delete()
+    if user.is_active != allowed:
+        user.is_active = allowed
+        changed.append("is_active")
+    if changed:
+        _end_sessions(user)
+        user.save(update_fields=[*changed, "password"])
 
 
-def _revoke_login_if_unused(user: User) -> None:
-    if not user.is_staff and not Contact.objects.for_user(user).exists():
-        user.is_active = False
-        user.save(update_fields=["is_active"])
+def _remove_login(contact: Contact) -> None:
+    """Delete the contact's login for good (erasure); the caller saves the contact."""
+    user = contact.user
+    contact.user = None
+    if user is not None and not (user.is_staff or user.is_superuser):
+        user.delete()
 
 
 def _check_email_free(member: Member, email: str, *, exclude: int | None = None) -> None:
@@ -426,8 +493,9 @@ def _check_email_free(member: Member, email: str, *, exclude: int | None = None)
 def add_contact(member: Member, *, by: User | None = None, **values: Any) -> Contact:
     cleaned = _clean_contact_fields(values)
     _check_email_free(member, cleaned["email"])
+    check_login_address(cleaned["email"])
     contact = Contact.objects.create(member=member, **cleaned)
-    _sync_user(contact)
+    _sync_login(contact)
     audit(by, "contact_added", contact, f"{member.name}: 担当者 {contact.name} を登録")
     return contact
 
@@ -440,17 +508,14 @@ def update_contact(contact: Contact, *, by: User | None = None, **values: Any) -
     changed = {k: v for k, v in cleaned.items() if getattr(contact, k) != v}
     if not changed:
         return contact
+    if "email" in changed:
+        check_login_address(changed["email"])
     old_email = contact.email
     for key, value in changed.items():
         setattr(contact, key, value)
     contact.save(update_fields=[*changed, "updated_at"])
     if "email" in changed:
-        previous_user = contact.user
-        contact.user = None
-        contact.save(update_fields=["user"])
-        _sync_user(contact)
-        if previous_user is not None:
-            _revoke_login_if_unused(previous_user)
+        _sync_login(contact)
     audit(
         by,
         "contact_updated",
@@ -470,7 +535,7 @@ def deactivate_contact(contact: Contact, *, by: User | None = None) -> Contact:
     contact.is_active = False
     contact.deactivated_at = timezone.now()
     contact.save(update_fields=["is_active", "deactivated_at", "updated_at"])
-    _sync_user(contact)
+    _sync_login(contact)
     contact_deactivated.send(sender=Contact, contact=contact, by=by)
     audit(
         by, "contact_deactivated", contact, f"{contact.member.name}: 担当者 {contact.name} を無効化"
@@ -511,7 +576,7 @@ def hand_over_contact(
     contact.deactivated_at = timezone.now()
     contact.successor = successor
     contact.save(update_fields=["is_active", "deactivated_at", "successor", "updated_at"])
-    _sync_user(contact)
+    _sync_login(contact)
     contact_handed_over.send(sender=Contact, old=contact, new=successor, by=by)
     emails.send_welcome_successor(successor, contact)
     audit(
@@ -558,14 +623,11 @@ def erase_contact(contact: Contact, *, by: User | None = None) -> Contact:
     contact_erased.send(sender=Contact, contact=contact, by=by)
     postbox.forget_contact(contact.pk)
     _scrub_audit_log(contact.name, contact.email)
-    user = contact.user
     contact.name = ERASED_NAME
     contact.kana = contact.department = contact.title = contact.phone = ""
     contact.email = erased_email(contact.pk)
-    contact.user = None
+    _remove_login(contact)
     contact.save()
-    if user is not None and not user.is_staff and not user.contacts.exists():
-        user.delete()
     # The audit entry names no one: the summary says only which member lost a contact.
     audit(by, "contact_erased", contact, f"{contact.member.name}: 担当者の個人情報を削除")
     return contact
@@ -597,6 +659,32 @@ def portal_contact(user: User, code: str, *, registry: bool = True) -> Contact:
         return contact
     if not Member.objects.filter(local_government_id=code).exists():
         raise Http404
+    raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
+
+
+def portal_memberships(user: User, *, address: str) -> list[Contact]:
+    """The memberships a person who logged in with a code mailed to ADDRESS may enter: the
+    contact of their own login and, when the same address is an active contact of other
+    members too, those contacts (each has its own login; the person switches between them,
+    see switch_login()). The address counts only while it is still this login's address."""
+    if not address or address != user.email:
+        return list(Contact.objects.for_user(user).select_related("member__local_government"))
+    logins = logins_for_address(address)
+    if user.pk not in {login.pk for login in logins}:
+        return []
+    return list(
+        Contact.objects.filter(user__in=logins)
+        .select_related("member__local_government__prefecture")
+        .order_by("member__local_government_id")
+    )
+
+
+def switch_login(user: User, *, address: str, code: str) -> User:
+    """The login to switch to for the member with local government CODE: one of
+    portal_memberships(), else PermissionDenied."""
+    for contact in portal_memberships(user, address=address):
+        if contact.member.local_government_id == code and contact.user is not None:
+            return contact.user
     raise PermissionDenied(_("この団体の情報を見る権限がありません。"))
 
 

@@ -11,3 +11,8 @@ contact_erased = Signal()
 # Sent inside deactivate_contact()'s transaction with contact= and by=: the person is no
 # longer a contact (a hand-over sends contact_handed_over instead).
 contact_deactivated = Signal()
+
+# Sent by services.reserved_addresses() with no arguments; each receiver returns an iterable of
+# addresses the association sends from or receives replies at (e.g. a mailing list's reply-to),
+# which can never be a login.
+collect_reserved_addresses = Signal()

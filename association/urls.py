@@ -6,6 +6,7 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("m/<str:code>/", views.member_home, name="member"),
+    path("m/<str:code>/switch/", views.switch_member, name="switch"),
     path("m/<str:code>/contacts/add/", views.contact_add, name="contact_add"),
     path("m/<str:code>/contacts/<int:pk>/handover/", views.contact_hand_over, name="hand_over"),
 ]

@@ -3,15 +3,18 @@
 from typing import cast
 
 from django.contrib import messages
+from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 
 from . import services
+from .adapters import LOGIN_ADDRESS_SESSION_KEY
 from .forms import ContactForm, HandOverForm
-from .models import Contact, User
+from .models import User
 
 
 def _user(request: HttpRequest) -> User:
@@ -19,16 +22,28 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+def _login_address(request: HttpRequest) -> str:
+    return str(request.session.get(LOGIN_ADDRESS_SESSION_KEY, ""))
+
+
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    contacts = list(
-        Contact.objects.for_user(_user(request)).select_related(
-            "member__local_government__prefecture"
-        )
-    )
-    if len(contacts) == 1:
+    user = _user(request)
+    contacts = services.portal_memberships(user, address=_login_address(request))
+    if len(contacts) == 1 and contacts[0].user_id == user.pk:
         return redirect("portal:member", code=contacts[0].member.local_government_id)
     return render(request, "portal/choose_member.html", {"contacts": contacts})
+
+
+@login_required
+@require_POST
+def switch_member(request: HttpRequest, code: str) -> HttpResponse:
+    """Enter another membership of the same address: log in to that contact's own login."""
+    address = _login_address(request)
+    target = services.switch_login(_user(request), address=address, code=code)
+    auth_login(request, target, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[LOGIN_ADDRESS_SESSION_KEY] = address
+    return redirect("portal:member", code=code)
 
 
 @login_required

@@ -4,9 +4,11 @@ With nothing set, Renkei runs on embedded defaults: SQLite and a filesystem brok
 var/, and a file outbox for mail. See README.md for the table of variables.
 """
 
+import datetime as dt
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -32,20 +34,30 @@ def envlist(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in envget(name, default).split(",") if item.strip()]
 
 
+# Everything written under var/ (the SQLite database, the secret key, the outbox, media, the
+# broker folder, import previews) holds personal data or secrets: only this account reads it.
+os.umask(0o077)
 VAR_DIR = Path(envget("RENKEI_VAR_DIR", str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
+VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+VAR_DIR.chmod(0o700)
 
+PRODUCTION = envget("RENKEI_ENV", "dev") == "production"
 DEBUG = envbool("DEBUG")
+if PRODUCTION and DEBUG:
+    # DEBUG shows settings, SQL and every login code's outbox to anyone who can cause an error.
+    raise ImproperlyConfigured("DEBUG must be off when RENKEI_ENV=production")
 SECRET_KEY = envget("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and envget("RENKEI_ENV", "dev") == "production":
-        raise RuntimeError("SECRET_KEY must be set in production")
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRET_KEY must be set in production")
     # A per-checkout key for development, kept out of the repository.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
         from django.core.management.utils import get_random_secret_key
 
+        key_file.touch(mode=0o600)
         key_file.write_text(get_random_secret_key(), encoding="utf-8")
+    key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text(encoding="utf-8").strip()
 
 SITE_URL = envget("SITE_URL", "http://localhost:8000").rstrip("/")
@@ -54,7 +66,8 @@ CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = envget("SITE_NAME", "自殺のない社会づくり市区町村会")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin's default site is Renkei's: password plus a second factor (django-otp).
+    "config.admin_apps.RenkeiAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -64,9 +77,15 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "anymail",
+    "config",
     "association",
     "postbox",
+    "questions",
     "mailing",
     "events",
 ]
@@ -79,9 +98,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Sessions are read on every page: from the cache (Redis in production), kept in the database.
@@ -164,6 +187,8 @@ else:
     }
 
 AUTHENTICATION_BACKENDS = [
+    # First, so that a locked-out account or address is refused before any password check.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -174,27 +199,51 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Municipality staff log in with a one-time code mailed to their address. There is no signup:
-# only an active contact has an account (see association.adapters).
+# only an active contact has an account, its own (see association.services._sync_login), and
+# only the code request, code entry and logout pages of allauth are mounted (config/urls.py).
 ACCOUNT_ADAPTER = "association.adapters.AccountAdapter"
+ACCOUNT_FORMS = {"request_login_code": "association.forms.RequestLoginCodeForm"}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*"]
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_BY_CODE_REQUIRED = False
 ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3
 ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 600
+ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND = 2  # 「コードを再送」, twice at most
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = envget("EMAIL_SUBJECT_PREFIX", "【市区町村会】")
+# Per client address ("ip", behind TRUSTED_PROXY_COUNT proxies) and per typed address ("key").
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "request_login_code": "20/m/ip,3/m/key",
+    "confirm_login_code": "30/m/ip",
 }
 LOGIN_URL = "account_request_login_code"
 LOGIN_REDIRECT_URL = "portal:home"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_request_login_code"
+
+# The reverse proxies in front of the web server that append to X-Forwarded-For (README:
+# Production). The client is the address the outermost trusted proxy saw; with 0, REMOTE_ADDR.
+# One rule for allauth's rate limits and django-axes (association.adapters.client_ip).
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+
+# The secretariat's door (the admin): password and a second factor (django-otp: TOTP, with
+# recovery codes), throttled per account and per client address by django-axes, each attempt
+# recorded (axes' access logs in the admin).
+OTP_TOTP_ISSUER = envget("OTP_TOTP_ISSUER", "Renkei")
+AXES_FAILURE_LIMIT = envint("AXES_FAILURE_LIMIT", "5")
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("AXES_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: the account, the client
+AXES_CLIENT_IP_CALLABLE = "association.adapters.client_ip"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_CALLABLE = "association.admin_site.locked_out"
+AXES_VERBOSE = False
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
@@ -345,10 +394,41 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envget("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
 }
 
-if not DEBUG and envget("RENKEI_ENV", "dev") == "production":
+# A Content-Security-Policy on every page (django-csp): scripts and styles from our own static
+# files only, no inline script (the admin and the compose page load theirs from /static/).
+# Inline styles stay allowed: mail is HTML with inline styles, and the admin's previews show it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+if PRODUCTION:
+    # Behind the documented TLS-terminating proxy (README: Production).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", "True")
+    # The health check is probed over plain HTTP by the proxy and the orchestrator.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "True")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "True")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"

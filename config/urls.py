@@ -1,3 +1,5 @@
+from allauth.account import views as account_views
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
@@ -16,11 +18,30 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("accounts/", include("allauth.urls")),
-    path("portal/", include("association.urls")),
+    # Only the doors the portal needs, at allauth's own URLs; every other allauth page (email,
+    # password, signup, reauthenticate, 3rd-party, /accounts/login/) is not mounted and 404s.
+    path(
+        "accounts/login/code/",
+        account_views.request_login_code,
+        name="account_request_login_code",
+    ),
+    path(
+        "accounts/login/code/confirm/",
+        account_views.confirm_login_code,
+        name="account_confirm_login_code",
+    ),
+    path("accounts/logout/", account_views.logout, name="account_logout"),
+    # allauth's pages link to "account_login" (for code login it is the code request).
+    path("accounts/login/code/", account_views.request_login_code, name="account_login"),
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
-    # The outbox pages answer 404 unless DEBUG is on (see mailing.outbox).
-    path("dev/outbox/", outbox.outbox_list, name="outbox_list"),
-    path("dev/outbox/<str:name>/", outbox.outbox_detail, name="outbox_detail"),
+    path("portal/", include("association.urls")),
 ]
+
+if not settings.PRODUCTION:
+    # Every login code is in the outbox: its pages exist only outside production, and answer
+    # 404 unless DEBUG is on and the visitor is a superuser (see mailing.outbox).
+    urlpatterns += [
+        path("dev/outbox/", outbox.outbox_list, name="outbox_list"),
+        path("dev/outbox/<str:name>/", outbox.outbox_detail, name="outbox_detail"),
+    ]

@@ -31,13 +31,25 @@ def _broker_ok() -> tuple[bool, str]:
     return True, "ok"
 
 
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def _may_see_details(request: HttpRequest) -> bool:
+    # Error texts name hosts, ports and database names: only for this machine (REMOTE_ADDR,
+    # not a forwarded header anyone can write) and for the secretariat.
+    local = request.META.get("REMOTE_ADDR") in LOOPBACK and "X-Forwarded-For" not in request.headers
+    staff = bool(request.user.is_active and request.user.is_staff)
+    return local or staff
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
+    """ok / not ok for anyone (the load balancer, a monitor); the details only from this
+    machine or to a secretariat account."""
     db_ok, db_detail = _database_ok()
     broker_ok, broker_detail = _broker_ok()
     ok = db_ok and broker_ok
-    body = {
-        "status": "ok" if ok else "error",
-        "database": {"ok": db_ok, "detail": db_detail, "vendor": connection.vendor},
-        "broker": {"ok": broker_ok, "detail": broker_detail},
-    }
+    body: dict[str, object] = {"status": "ok" if ok else "error"}
+    if _may_see_details(request):
+        body["database"] = {"ok": db_ok, "detail": db_detail, "vendor": connection.vendor}
+        body["broker"] = {"ok": broker_ok, "detail": broker_detail}
     return JsonResponse(body, status=200 if ok else 503)

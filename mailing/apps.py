@@ -9,7 +9,11 @@ class MailingConfig(AppConfig):
     def ready(self) -> None:
         from anymail.signals import inbound, tracking
 
-        from association.signals import contact_erased, contact_handed_over
+        from association.signals import (
+            collect_reserved_addresses,
+            contact_erased,
+            contact_handed_over,
+        )
 
         from . import handlers, webhooks
 
@@ -17,5 +21,8 @@ class MailingConfig(AppConfig):
             handlers.move_subscriptions_on_handover, dispatch_uid="mailing.handover"
         )
         contact_erased.connect(handlers.forget_erased_contact, dispatch_uid="mailing.erase")
+        collect_reserved_addresses.connect(
+            handlers.reply_to_addresses, dispatch_uid="mailing.reply_to"
+        )
         tracking.connect(webhooks.handle_tracking_event, dispatch_uid="mailing.tracking")
         inbound.connect(webhooks.handle_inbound_event, dispatch_uid="mailing.inbound")

@@ -7,6 +7,7 @@ from typing import Any
 from association.models import Contact
 
 from . import services
+from .models import Bulletin, MailingList
 
 
 def move_subscriptions_on_handover(
@@ -17,3 +18,10 @@ def move_subscriptions_on_handover(
 
 def forget_erased_contact(sender: Any, *, contact: Contact, **kwargs: Any) -> None:
     services.forget_contact(contact)
+
+
+def reply_to_addresses(sender: Any, **kwargs: Any) -> list[str]:
+    """Replies to bulletins land at these addresses: none of them may be a login."""
+    lists = MailingList.objects.exclude(reply_to="").values_list("reply_to", flat=True)
+    bulletins = Bulletin.objects.exclude(reply_to="").values_list("reply_to", flat=True)
+    return [*lists.distinct(), *bulletins.distinct()]

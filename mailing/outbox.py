@@ -88,15 +88,14 @@ def read_item(path: Path) -> OutboxItem:
     return OutboxItem(name=path.stem, message=message, sent_at=sent_at)  # type: ignore[arg-type]
 
 
-LOOPBACK = ("127.0.0.1", "::1")
-
-
 def _require_debug(request: HttpRequest) -> None:
-    """The outbox holds every login code: shown only with DEBUG on, and only to a browser on
-    this machine (or a secretariat account), never to anyone who can reach the server."""
+    """The outbox holds every login code: shown only with DEBUG on, and only to a superuser
+    who passed the admin's second factor (config/urls.py never mounts it in production)."""
     if not settings.DEBUG:
         raise Http404
-    if request.META.get("REMOTE_ADDR") not in LOOPBACK and not request.user.is_staff:
+    user = request.user
+    verified = getattr(user, "is_verified", None)
+    if not (user.is_active and user.is_superuser and callable(verified) and verified()):
         raise Http404
 
 

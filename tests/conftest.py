@@ -9,12 +9,15 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
 
 from association import services
 from association.models import Contact, LocalGovernment, Member
 from mailing.outbox import OutboxItem, read_outbox
 
 from .browser import page
+from .door import second_factor_device
 from .workers import celery_worker
 
 __all__ = ["celery_worker", "page"]
@@ -49,6 +52,29 @@ def outbox(settings, tmp_path) -> Outbox:
     settings.EMAIL_BACKEND = "mailing.outbox.OutboxBackend"
     settings.OUTBOX_DIR = tmp_path / "outbox"
     return Outbox(settings.OUTBOX_DIR)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Tests log in hundreds of times; the hash's strength is not what they test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _force_login_passes_the_second_factor(monkeypatch):
+    """force_login() stands for "this person came in through the door". For a secretariat
+    account the door asks for a second factor too: record one in the session as the admin's
+    login form does. The door itself is tested through its real form (tests/security/)."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):  # type: ignore[no-untyped-def]
+        original(self, user, backend)
+        if user.is_staff or user.is_superuser:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = second_factor_device(user).persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture(autouse=True)

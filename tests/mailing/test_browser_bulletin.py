@@ -16,6 +16,7 @@ from association.demo import (
 from association.models import Contact, User
 from mailing import audience
 from mailing.models import Bulletin, MailingList, Subscription
+from tests.door import second_factor_device, totp_code
 
 from .helpers import wait_until
 
@@ -49,9 +50,11 @@ def slow_worker(request, monkeypatch):
 
 
 def _log_in_to_the_admin(page, next_path):
+    device = second_factor_device(User.objects.get(username=SECRETARIAT_USERNAME))
     page.goto(f"/admin/login/?next={next_path}")
     page.locator("#id_username").fill(SECRETARIAT_USERNAME)
     page.locator("#id_password").fill(secretariat_password())
+    page.locator("#id_otp_token").fill(totp_code(device))
     page.locator("input[type=submit]").click()
 
 

@@ -32,11 +32,13 @@ class Command(BaseCommand):
 ============================================================
  Renkei（連携）を起動します / Starting Renkei
 ------------------------------------------------------------
- 会員ポータル (portal) : {url}/portal/
-   ログイン: {DEMO_COORDINATOR_EMAIL}（取りまとめ担当・江戸川区）
-   確認コードはメール送信箱で確認: {url}/dev/outbox/
  事務局管理 (admin)   : {url}/admin/
    ユーザー名: {SECRETARIAT_USERNAME}   パスワード: {secretariat_password()}
+   確認コード: 初回ログインで認証アプリ（Google Authenticator など）を設定します。
+     アプリがない場合（デモのみ）: .venv/bin/python manage.py demo_totp {SECRETARIAT_USERNAME}
+ 会員ポータル (portal) : {url}/portal/
+   ログイン: {DEMO_COORDINATOR_EMAIL}（取りまとめ担当・江戸川区）
+   確認コードはメール送信箱で確認（事務局管理にログインしてから）: {url}/dev/outbox/
  ヘルスチェック       : {url}/healthz
  停止: Ctrl-C
 ============================================================
