@@ -11,8 +11,10 @@ from playwright.sync_api import expect
 
 from association import services as association
 from association.demo import SECRETARIAT_USERNAME, load_demo_data, secretariat_password
-from association.models import Contact
+from association.models import Contact, User
 from postbox import services
+
+from ..door import second_factor_device, totp_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -33,9 +35,11 @@ def test_the_secretariat_sees_which_mail_failed_and_why(page, registry, smtp, tm
     smtp.handler.always[successor.email] = f"550 5.1.1 <{successor.email}>: User unknown"
     services.send_due_mail()
 
+    device = second_factor_device(User.objects.get(username=SECRETARIAT_USERNAME))
     page.goto("/admin/login/?next=/admin/")
     page.locator("#id_username").fill(SECRETARIAT_USERNAME)
     page.locator("#id_password").fill(secretariat_password())
+    page.locator("#id_otp_token").fill(totp_code(device))
     page.locator("input[type=submit]").click()
     page.get_by_role("link", name="送信できなかったメール").first.click()
 
