@@ -40,7 +40,11 @@ class _ReadOnly(admin.ModelAdmin):
     show_full_result_count = False
     date_hierarchy = "created_at"
     columns: tuple[str, ...] = ()
-    personal_columns: tuple[str, ...] = ("to", "subject")
+    title = gettext_lazy("個別メール")
+    PERSONAL = frozenset({"to", "subject", "error"})
+
+    class Media:
+        css = {"all": ("postbox/admin.css",)}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -51,11 +55,15 @@ class _ReadOnly(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
-        first, *rest = self.columns
+    def _for(self, request: HttpRequest, names: tuple[str, ...]) -> tuple[str, ...]:
+        """NAMES as this viewer may see them: the reason as the server said it ("error") for
+        those who see the address anyway, with the address taken out ("reason") for others."""
         if can_see_personal_data(request):
-            return (first, *self.personal_columns, *rest)
-        return (first, *rest)
+            return tuple(n for n in names if n != "reason")
+        return tuple(n for n in names if n not in self.PERSONAL)
+
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        return self._for(request, self.columns)
 
     def get_list_display_links(self, request: HttpRequest, list_display: Any) -> tuple[str, ...]:
         return (self.columns[0],)
@@ -67,10 +75,12 @@ class _ReadOnly(admin.ModelAdmin):
         return ("reference",)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fields = ["kind", "status"]
-        if can_see_personal_data(request):
-            fields += ["to", "subject"]
-        fields += [
+        fields: tuple[str, ...] = (
+            "kind",
+            "status",
+            "to",
+            "subject",
+            "error",
             "reason",
             "attempts",
             "created_at",
@@ -81,17 +91,30 @@ class _ReadOnly(admin.ModelAdmin):
             "reference",
             "message_id",
             "provider_message_id",
-        ]
+        )
         if can_see_personal_data(request):
-            fields += ["body", "html", "attachment_names", "headers", "reply_to", "error_detail"]
-        return fields
+            fields += ("body", "attachment_names", "headers", "reply_to", "error_detail")
+        return list(self._for(request, fields))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.get_fields(request, obj)
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        return super().changelist_view(request, {"title": self.title, **(extra_context or {})})
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> Any:
+        context = {"title": _("メールの詳細"), **(extra_context or {})}
+        return super().changeform_view(request, object_id, form_url, context)
+
     @admin.display(description=gettext_lazy("送信できなかった理由"))
     def reason(self, obj: OutgoingMail) -> str:
-        """The address taken out, so that the column is safe for every viewer."""
+        """The address taken out, for viewers who may not see it."""
         return _without_address(obj.error, obj) or "-"
 
     @admin.display(description=gettext_lazy("本文（テキスト）"))
@@ -107,10 +130,12 @@ class _ReadOnly(admin.ModelAdmin):
 
 @admin.register(FailedMail)
 class FailedMailAdmin(_ReadOnly):
-    columns = ("failed_at", "kind", "reason", "attempts", "reference")
-    list_filter = ("kind", "failed_at")
+    # The kind says what the mail was; its subject and the tries are on the detail page.
+    columns = ("failed_at", "kind", "to", "error", "reason")
+    list_filter = ("kind",)
     date_hierarchy = "failed_at"
     ordering = ("-failed_at", "-id")
+    title = gettext_lazy("送信できなかったメール")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[FailedMail]:
         return super().get_queryset(request).filter(status=OutgoingMail.Status.FAILED)
@@ -118,5 +143,6 @@ class FailedMailAdmin(_ReadOnly):
 
 @admin.register(OutgoingMail)
 class OutgoingMailAdmin(_ReadOnly):
-    columns = ("created_at", "kind", "status", "attempts", "sent_at", "reason")
-    list_filter = ("status", "kind", "created_at")
+    columns = ("created_at", "kind", "to", "status", "attempts", "sent_at", "error", "reason")
+    list_filter = ("status", "kind")
+    title = gettext_lazy("個別メールの送信記録")

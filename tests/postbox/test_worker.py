@@ -108,6 +108,25 @@ def test_a_permanently_refused_address_fails_with_a_reason_the_secretariat_sees(
     assert bad in html and "このアドレスを受け付けませんでした" in html
 
 
+def test_two_workers_at_once_send_every_message_exactly_once(relay, processes, tmp_path):
+    env = smtp_env(relay.port, POSTBOX_CHUNK_SIZE="5")
+    started = [WorkerProcess(queues=("transactional",), concurrency=2, **env) for _ in range(2)]
+    processes.extend(started)
+    for worker in started:
+        worker.wait_ready()
+    addresses = [f"staff{i}@lg{131000 + i}.example.jp" for i in range(120)]
+
+    mails = [_queue(address) for address in addresses]  # each commit wakes a sender
+
+    wait_until(_settled, 90, "every message to be sent")
+    assert [relay.handler.accepted[a] for a in addresses] == [1] * 120
+    assert relay.handler.total() == 120
+    assert OutgoingMail.objects.filter(status="sent").count() == 120
+    senders = {w.name.split("@")[0] for w in started if "postbox.send_mail" in w.log()}
+    assert len(senders) == 2, "both workers took part"
+    assert sorted(relay.handler.message_ids) == sorted(m.message_id for m in mails)
+
+
 @pytest.mark.parametrize("target", ["child", "main"])
 def test_a_message_held_by_a_killed_worker_is_sent_once_by_another(
     target, relay, processes, tmp_path

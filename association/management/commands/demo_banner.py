@@ -1,3 +1,7 @@
+import time
+import urllib.error
+import urllib.request
+
 from django.core.management.base import BaseCommand
 
 from association.demo import (
@@ -12,9 +16,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
         parser.add_argument("--url", default="http://127.0.0.1:8000/")
+        parser.add_argument(
+            "--wait",
+            type=float,
+            default=0,
+            help="この秒数まで、Web サーバーが応答するのを待ってから表示する。",
+        )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         url = options["url"].rstrip("/")
+        if options["wait"]:
+            self._wait_for(f"{url}/healthz", options["wait"])
         self.stdout.write(
             f"""
 ============================================================
@@ -32,3 +44,16 @@ class Command(BaseCommand):
 ============================================================
 """
         )
+
+    @staticmethod
+    def _wait_for(url: str, seconds: float) -> None:
+        """Until the web server answers (any status: a 503 still means it is up)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url, timeout=2).close()
+                return
+            except urllib.error.HTTPError:
+                return
+            except OSError:
+                time.sleep(0.5)
