@@ -49,4 +49,4 @@ check: lint typecheck
 bench: install
 	$(BIN)/python bench/send.py --recipients 20000 100000
 	$(BIN)/python bench/register.py
-	$(BIN)/python bench/postbox.py
+	$(BIN)/python bench/postbox_mail.py

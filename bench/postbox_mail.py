@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Benchmark: mail to one person through the postbox, each figure beside its baseline.
 
-    .venv/bin/python bench/postbox.py                       # SQLite (var/bench-postbox/)
+    .venv/bin/python bench/postbox_mail.py                       # SQLite (var/bench-postbox/)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/renkei CELERY_BROKER_URL=redis://127.0.0.1:6379/4 \
-    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/postbox.py
+    REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/postbox_mail.py
 
   1. queue: N acts, each one transaction that queues one message with queue_mail (validation,
      the row, the sender woken on commit) — what a registration or a code request pays; the
