@@ -37,7 +37,16 @@ def envlist(name: str, default: str = "") -> list[str]:
 # Everything written under var/ (the SQLite database, the secret key, the outbox, media, the
 # broker folder, import previews) holds personal data or secrets: only this account reads it.
 os.umask(0o077)
-VAR_DIR = Path(envget("RENKEI_VAR_DIR", str(BASE_DIR / "var")))
+# `make test` runs the suite in several processes at once (pytest-xdist): each of them, with the
+# workers and servers it starts (they inherit PYTEST_XDIST_WORKER), has a var/ directory and a
+# pair of Redis databases of its own. Outside the test suite TEST_PROCESS is 0 and changes nothing.
+TEST_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+VAR_DIR = Path(
+    envget(
+        "RENKEI_VAR_DIR",
+        str(BASE_DIR / "var" / f"test-gw{TEST_PROCESS}" if TEST_PROCESS else BASE_DIR / "var"),
+    )
+)
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)
 
@@ -169,7 +178,16 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "association.User"
 
-REDIS_URL = envget("REDIS_URL")
+def _own_redis_database(url: str) -> str:
+    """redis://host:port/N → N + 2 × the test process (see TEST_PROCESS): the broker and the
+    cache, numbered N and N + 1 by convention, stay apart between parallel test processes."""
+    if not TEST_PROCESS or not url.startswith(("redis://", "rediss://")):
+        return url
+    head, _, number = url.rpartition("/")
+    return f"{head}/{int(number or 0) + 2 * TEST_PROCESS}"
+
+
+REDIS_URL = _own_redis_database(envget("REDIS_URL"))
 CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
@@ -329,7 +347,7 @@ POSTBOX_KEEP_DAYS = envint("POSTBOX_KEEP_DAYS", "180")  # finished messages are 
 
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
-CELERY_BROKER_URL = envget("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = _own_redis_database(envget("CELERY_BROKER_URL", "filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
