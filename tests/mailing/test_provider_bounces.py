@@ -131,3 +131,30 @@ def test_a_soft_bounce_then_a_hard_one_with_the_same_id_are_two_events(
     assert ProviderEvent.objects.count() == 2
     delivery.refresh_from_db()
     assert (delivery.status, delivery.soft_bounces) == (Delivery.Status.BOUNCED, 1)
+
+
+@pytest.mark.django_db
+def test_a_deferral_is_shown_in_the_delivery_list_and_the_bulletin_report(
+    client, admin_client, settings, delivery, alice
+):
+    receive_events_from(settings, "sparkpost")
+    event = sparkpost_bounce(alice.email, bounce_class="22")
+    record_provider_id(delivery, event)
+    post(client, event)
+
+    listing = admin_client.get(
+        "/admin/mailing/delivery/",
+        {"bulletin__id__exact": delivery.bulletin_id, "temporary": "yes"},
+    )
+    assert listing.status_code == 200
+    rows = listing.context["cl"].result_list
+    assert [d.pk for d in rows] == [delivery.pk]
+    assert "あり（1回）" in listing.content.decode()
+    clean = admin_client.get("/admin/mailing/delivery/", {"temporary": "no"})
+    assert delivery.pk not in [d.pk for d in clean.context["cl"].result_list]
+
+    report = admin_client.get(f"/admin/mailing/bulletin/{delivery.bulletin_id}/change/")
+    page = report.content.decode()
+    assert report.context["report"]["temporary_count"] == 1
+    assert "一時的エラー 1 件" in page
+    assert "temporary=yes" in page
