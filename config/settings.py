@@ -389,6 +389,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # back-off and catches anything a lost task left behind.
     "postbox-send-mail": {"task": "postbox.send_mail", "schedule": float(POSTBOX_SWEEP_SECONDS)},
     "postbox-prune-mail": {"task": "postbox.prune_mail", "schedule": 3600.0},
+    # Uploaded contact files waiting for a confirm hold personal data: none outlives an hour
+    # (association.import_previews: previews last 55 minutes, swept every 5).
+    "association-remove-stale-import-previews": {
+        "task": "association.remove_stale_import_previews",
+        "schedule": 300.0,
+    },
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",

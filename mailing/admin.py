@@ -327,6 +327,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TemporaryErrorFilter(admin.SimpleListFilter):
+    title = gettext_lazy("一時的エラー")
+    parameter_name = "temporary"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("あり")), ("no", _("なし"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.value() == "yes":
+            return queryset.filter(soft_bounces__gt=0)
+        if self.value() == "no":
+            return queryset.filter(soft_bounces=0)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
@@ -335,12 +350,13 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "organisation",
         "bulletin",
         "status",
+        "temporary_errors",
         "skip_reason",
         "attempts",
         "sent_at",
         "short_error",
     )
-    list_filter = ("status", "skip_reason", "bulletin")
+    list_filter = ("status", TemporaryErrorFilter, "skip_reason", "bulletin")
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
@@ -349,6 +365,15 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("エラー内容"))
     def short_error(self, obj: Delivery) -> str:
         return obj.error[:80]
+
+    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
+    def temporary_errors(self, obj: Delivery) -> str:
+        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
+        provider retries, or gave up for a reason that is not the address's), nobody is
+        suppressed, but the secretariat sees it."""
+        if not obj.soft_bounces:
+            return "-"
+        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
 
 
 @admin.register(ProviderEvent)
@@ -590,8 +615,11 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             # for those who may see contacts.
             "problems": list(problems[:100]) if people else [],
             "problem_count": problems.count(),
+            "temporary_count": bulletin.deliveries.filter(soft_bounces__gt=0).count(),
             "deliveries_url": reverse("admin:mailing_delivery_changelist")
             + f"?bulletin__id__exact={bulletin.pk}",
+            "temporary_url": reverse("admin:mailing_delivery_changelist")
+            + f"?bulletin__id__exact={bulletin.pk}&temporary=yes",
         }
 
     # -- autosave, preview, progress, actions

@@ -393,7 +393,8 @@ class Delivery(models.Model):
 
 class ProviderEvent(models.Model):
     """One event reported by the mail provider (delivered, bounced, complained…), stored once
-    per provider event id so that a replayed webhook changes nothing."""
+    per provider event id, recipient and type, so that a replayed webhook changes nothing while
+    one notification about two recipients (Amazon SES gives both the same id) records both."""
 
     provider = models.CharField(_("配信業者"), max_length=40)
     event_id = models.CharField(_("イベントID"), max_length=200)
@@ -419,7 +420,8 @@ class ProviderEvent(models.Model):
         verbose_name_plural = _("配信イベント")
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "event_id"], name="provider_event_stored_once"
+                fields=["provider", "event_id", "recipient", "event_type"],
+                name="provider_event_stored_once",
             )
         ]
 

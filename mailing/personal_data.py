@@ -21,7 +21,10 @@ from .models import (
 )
 
 
-def _erased_address(row: Delivery, erasure: Erasure) -> str:
+def _erased_address(row: Delivery | ProviderEvent, erasure: Erasure) -> str:
+    """The person's placeholder address, not a blank: provider events are stored once per
+    (provider, event id, recipient, type), and two erased recipients of one notification must
+    not become the same row."""
     from association.services import erased_email
 
     return erased_email(erasure.contact.pk)
@@ -44,7 +47,7 @@ privacy.no_personal_data(
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
-    fields={"recipient": BLANK, "description": BLANK},
+    fields={"recipient": _erased_address, "description": BLANK},
 )
 privacy.no_personal_data(
     ProviderEvent, "provider", "event_id", "event_type", "message_id", "reject_reason"
