@@ -291,6 +291,10 @@ MEDIA_URL = "media/"
 # or, by default, the file outbox under var/outbox that /dev/outbox/ shows when DEBUG is on.
 EMAIL_BACKEND = envget("EMAIL_BACKEND", "mailing.outbox.OutboxBackend")
 OUTBOX_DIR = Path(envget("OUTBOX_DIR", str(VAR_DIR / "outbox")))
+# The outbox is pruned by beat: messages older than this many days, and all but the newest this
+# many (one bulletin writes a file per recipient).
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", "7")
+OUTBOX_KEEP_COUNT = envint("OUTBOX_KEEP_COUNT", "1000")
 DEFAULT_FROM_EMAIL = envget("DEFAULT_FROM_EMAIL", "市区町村会事務局 <jimukyoku@renkei.example.jp>")
 SERVER_EMAIL = envget("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 EMAIL_HOST = envget("EMAIL_HOST", "localhost")
@@ -370,6 +374,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # A test copy of a bulletin is for the person waiting at the compose screen.
     "mailing.send_test_bulletin": {"queue": "transactional"},
+    "mailing.prune_outbox": {"queue": "transactional"},  # housekeeping, never behind a send
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
@@ -395,6 +400,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "association.remove_stale_import_previews",
         "schedule": 300.0,
     },
+    "mailing-prune-outbox": {"task": "mailing.prune_outbox", "schedule": 10 * 60.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",

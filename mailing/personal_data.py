@@ -13,6 +13,7 @@ from .emails import suppression_reference
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
@@ -44,6 +45,7 @@ privacy.personal(
 privacy.no_personal_data(
     Delivery, "organisation", "claim_token", "message_id", "provider_message_id"
 )
+privacy.no_personal_data(DeliveryTally, "status")  # counts per bulletin and status only
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
