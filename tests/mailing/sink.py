@@ -25,6 +25,9 @@ class SinkHandler:
         self.always: dict[str, str] = {}
         self.last_accepted_at = 0.0
         self.accepted_at: list[float] = []
+        # Seconds to wait before answering each DATA: a slow relay, so that a test can act
+        # while a sender holds claimed rows it has not sent yet.
+        self.data_delay = 0.0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -40,7 +43,11 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
         import time
+
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
 
         match = MESSAGE_ID_RE.search(envelope.content or b"")
         with self.lock:
