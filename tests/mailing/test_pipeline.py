@@ -369,3 +369,20 @@ def test_it_never_reaches_the_staff_of_a_guest_municipality(all_members_list, al
     services.add_to_list(all_members_list, visitor)
 
     assert list(audience.recipients(all_members_list)) == [alice]
+
+
+def test_make_run_serves_housekeeping_with_a_worker_that_never_sends_bulletins():
+    import shlex
+    from pathlib import Path
+
+    from config.celery import app
+
+    procfile = Path(__file__).resolve().parents[2] / "Procfile.dev"
+    served = []
+    for line in procfile.read_text().splitlines():
+        args = shlex.split(line.partition(":")[2])
+        if "worker" in args and "-Q" in args:
+            served.append(set(args[args.index("-Q") + 1].split(",")))
+    sweeper = app.amqp.router.route({}, "mailing.sweep_deliveries")["queue"].name
+    assert [queues for queues in served if sweeper in queues] == [{"transactional", "default"}]
+    assert any("bulletins" in queues for queues in served)
