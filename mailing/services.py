@@ -446,7 +446,10 @@ def _group_copy(bulletin: Bulletin) -> Rendered:
 
 
 @transaction.atomic
-def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -> None:
+def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -> Bulletin:
+    """A test copy, marked 【テスト送信】, sent by a worker exactly as a real delivery is (the
+    same composer, transport and error rule); its outcome is written on the bulletin, and the
+    compose page shows it: accepted by the provider, or the reason in Japanese."""
     from .tasks import send_test_bulletin_task
 
     validate_placeholders(bulletin.body)
@@ -456,10 +459,17 @@ def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -
             % {"email": normalise_email(to)},
             code="suppressed",
         )
+    bulletin = _lock(bulletin)
+    bulletin.test_state = Bulletin.TestState.SENDING
+    bulletin.test_result = ""
+    bulletin.test_requested_at = timezone.now()
+    bulletin.save(update_fields=["test_state", "test_result", "test_requested_at", "updated_at"])
     send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
+    return bulletin
 
 
-def send_test_message(bulletin_id: int, to: str) -> None:
+def send_test_message(bulletin_id: int, to: str) -> Outcome:
+    """Send the test copy through the bulletin's own transport and record what happened."""
     bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
     contact = (
         Contact.objects.active()
@@ -468,9 +478,48 @@ def send_test_message(bulletin_id: int, to: str) -> None:
         .first()
     )
     recipient = Recipient.of_contact(contact) if contact else Recipient(email=to)
-    message = Composer(bulletin).message(recipient)
-    message.subject = _("【テスト送信】") + message.subject
-    message.send()
+    composer = Composer(bulletin)
+    composer.subject = _("【テスト送信】") + composer.subject
+    transport = open_transport()
+    try:
+        [outcome] = transport.send(composer, [recipient])
+    except Exception as exc:  # whatever broke, the person at the compose page is told
+        logger.exception("test send of bulletin %s failed", bulletin_id)
+        outcome = Outcome("failed", error=f"{type(exc).__name__}: {exc}"[:1000])
+    finally:
+        transport.close()
+    if outcome.kind == "sent":
+        state, result = Bulletin.TestState.SENT, ""
+    else:
+        state = Bulletin.TestState.FAILED
+        result = outcome.reason or _("メールを送れませんでした（%(error)s）。") % {
+            "error": outcome.error[:300]
+        }
+    Bulletin.objects.filter(pk=bulletin_id).update(test_state=state, test_result=result)
+    return outcome
+
+
+TEST_RESULT_LATE = dt.timedelta(minutes=2)
+
+
+def test_send_label(bulletin: Bulletin, *, now: dt.datetime | None = None) -> str:
+    """What the compose page says of the last test send."""
+    if not bulletin.test_state or bulletin.test_requested_at is None:
+        return ""
+    at = timezone.localtime(bulletin.test_requested_at).strftime("%H:%M:%S")
+    if bulletin.test_state == Bulletin.TestState.SENT:
+        return _("テスト送信（%(at)s）: 配信業者が受け付けました。") % {"at": at}
+    if bulletin.test_state == Bulletin.TestState.FAILED:
+        return _("テスト送信（%(at)s）: 送れませんでした。理由: %(reason)s") % {
+            "at": at,
+            "reason": bulletin.test_result,
+        }
+    if (now or timezone.now()) - bulletin.test_requested_at > TEST_RESULT_LATE:
+        return _(
+            "テスト送信（%(at)s）: 結果がまだ届いていません。送信処理（ワーカー）が"
+            "動いているか確認してください。"
+        ) % {"at": at}
+    return _("テスト送信（%(at)s）: 送信しています…") % {"at": at}
 
 
 # --- bulletins: starting, scheduling, pausing ----------------------------------------------

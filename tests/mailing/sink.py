@@ -28,6 +28,17 @@ class SinkHandler:
         # Seconds to wait before answering each DATA: a slow relay, so that a test can act
         # while a sender holds claimed rows it has not sent yet.
         self.data_delay = 0.0
+        # An answer to every MAIL FROM (a relay that refuses our sender address), or "".
+        self.refuse_mail = ""
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if self.refuse_mail:
+            return self.refuse_mail
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
