@@ -85,7 +85,7 @@ def test_it_does_not_stop_for_failures_of_different_causes(settings, sink, all_m
 
 @pytest.mark.django_db
 def test_it_does_not_stop_once_a_delivery_went_through(settings, sink, all_members_list):
-    first, *others = make_contacts(30)
+    _first, *others = make_contacts(30)
     for contact in others:
         sink.handler.always[contact.email] = "550 5.1.1 No such user"
 
