@@ -140,3 +140,35 @@ def test_a_test_send_says_the_provider_accepted_it_only_when_it_did(
     assert "配信業者が受け付けました" in page
     # A test send is not a delivery.
     assert not Delivery.objects.filter(bulletin=bulletin).exists()
+
+
+@pytest.mark.django_db
+def test_a_connection_dropped_before_data_is_reopened_and_the_message_sent_at_once(
+    settings, sink, all_members_list
+):
+    contacts = make_contacts(30)
+    sink.handler.drop_mail_every = 7
+
+    bulletin = _send(all_members_list)
+
+    assert sink.handler.dropped >= 4
+    assert bulletin.status == Bulletin.Status.SENT
+    assert {sink.handler.accepted[c.email] for c in contacts} == {1}
+    rows = Delivery.objects.filter(bulletin=bulletin)
+    assert set(rows.values_list("attempts", flat=True)) == {1}
+    assert not rows.filter(next_attempt_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_connection_dropped_during_data_waits_for_the_back_off(settings, sink, all_members_list):
+    first, second, *_others = make_contacts(5)
+    sink.handler.drop_in_data = {second.email}
+
+    bulletin = _send(all_members_list)
+
+    # The relay may have taken it: no immediate resend, a retry after the back-off.
+    assert bulletin.status == Bulletin.Status.SENDING
+    row = Delivery.objects.get(bulletin=bulletin, email=second.email)
+    assert row.status == Delivery.Status.QUEUED and row.next_attempt_at is not None
+    assert sink.handler.accepted[first.email] == 1
+    assert services.bulletin_progress(bulletin).counts == {"sent": 4, "queued": 1}
