@@ -134,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "config.context_processors.site",
+                "mailing.context_processors.stopped_bulletins",
             ],
         },
     },
@@ -177,6 +178,7 @@ else:
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "association.User"
+
 
 def _own_redis_database(url: str) -> str:
     """redis://host:port/N → N + 2 × the test process (see TEST_PROCESS): the broker and the
@@ -326,9 +328,17 @@ MAILING_BATCH_SIZE = envint("MAILING_BATCH_SIZE", "0")  # 0 = the provider's own
 MAILING_SENDERS = envint("MAILING_SENDERS", "4")  # parallel send tasks per bulletin
 MAILING_MAX_ATTEMPTS = envint("MAILING_MAX_ATTEMPTS", "6")
 MAILING_RETRY_SECONDS = envint("MAILING_RETRY_SECONDS", "60")  # first backoff, then doubled
-MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a silent claim is released
+MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a stuck claim is released
+# A sender beats every second; one silent for this long is dead and its claims are released.
+MAILING_SENDER_TIMEOUT = envint("MAILING_SENDER_TIMEOUT", "5")
+# A sender looks at the bulletin's state (pause, cancel) and at its claimed rows (opt-outs)
+# before every this many messages, and at least every MAILING_CHECK_SECONDS.
+MAILING_CHECK_EVERY = envint("MAILING_CHECK_EVERY", "10")
+MAILING_CHECK_SECONDS = envint("MAILING_CHECK_SECONDS", "1")
+# A bulletin whose first this many deliveries all fail for one reason stops (0: never).
+MAILING_FAIL_FAST = envint("MAILING_FAIL_FAST", "20")
 MAILING_STALL_SECONDS = envint("MAILING_STALL_SECONDS", "30")
-MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "15")
+MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "5")
 MAILING_SCHEDULE_SECONDS = envint("MAILING_SCHEDULE_SECONDS", "30")  # how often beat looks
 MAILING_UNSUBSCRIBE_TOKEN_DAYS = envint("MAILING_UNSUBSCRIBE_TOKEN_DAYS", "400")
 MAILING_UNSUBSCRIBE_MAILTO = envget("MAILING_UNSUBSCRIBE_MAILTO")
@@ -375,6 +385,10 @@ CELERY_TASK_ROUTES = {
     # A test copy of a bulletin is for the person waiting at the compose screen.
     "mailing.send_test_bulletin": {"queue": "transactional"},
     "mailing.prune_outbox": {"queue": "transactional"},  # housekeeping, never behind a send
+    # Housekeeping must never wait behind a 60-second send: releasing a dead sender's claims,
+    # settling a pause and starting a scheduled bulletin go with mail to one person.
+    "mailing.sweep_deliveries": {"queue": "transactional"},
+    "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},

@@ -402,7 +402,7 @@ class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
 
 SUCCEEDED = (Delivery.Status.SENT, Delivery.Status.DELIVERED)
 FAILED = (Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED)
-ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel")
+ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel", "resend")
 
 
 def progress_data(bulletin: Bulletin, progress: services.Progress | None = None) -> dict[str, Any]:
@@ -418,6 +418,9 @@ def progress_data(bulletin: Bulletin, progress: services.Progress | None = None)
         "failed": sum(progress.counts.get(s, 0) for s in FAILED),
         "skipped": progress.counts.get(Delivery.Status.SKIPPED, 0),
         "cancelled": progress.counts.get(Delivery.Status.CANCELLED, 0),
+        "test_state": bulletin.test_state,
+        "test_label": services.test_send_label(bulletin),
+        "failure_reason": bulletin.failure_reason,
     }
 
 
@@ -574,6 +577,8 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             "can_change": self.has_change_permission(request, bulletin),
             "my_email": getattr(request.user, "email", ""),
         }
+        if bulletin.status in (Bulletin.Status.FAILED, Bulletin.Status.SENT):
+            ctx["resendable"] = bulletin.deliveries.filter(status=Delivery.Status.FAILED).count()
         if bulletin.is_editable:
             ctx["recipient_count"] = audience.recipients(bulletin.mailing_list).count()
             ctx["schedule_form"] = ScheduleForm(
@@ -728,7 +733,10 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 "あなたのアカウントにメールアドレスが登録されていないため、テスト送信できません。"
             )
         services.send_test_bulletin(bulletin, to=email, by=user)
-        return messages.SUCCESS, _("テスト送信しました（宛先: %(email)s）。") % {"email": email}
+        return messages.INFO, _(
+            "テスト送信を依頼しました（宛先: %(email)s）。配信業者が受け付けたかどうかを、"
+            "この画面の「送信」欄に表示します。"
+        ) % {"email": email}
 
     def _do_start(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         started = services.start_bulletin(bulletin, by=user)
@@ -754,11 +762,19 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def _do_pause(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.pause_bulletin(bulletin, by=user)
-        return messages.SUCCESS, _("一時停止しました。処理中の分を送り終えると止まります。")
+        return messages.SUCCESS, _(
+            "一時停止しています。送信処理が止まると「一時停止中」と表示されます（数秒）。"
+        )
 
     def _do_resume(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.resume_bulletin(bulletin, by=user)
         return messages.SUCCESS, _("送信を再開しました。")
+
+    def _do_resend(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
+        again = services.resend_failed_deliveries(bulletin, by=user)
+        return messages.SUCCESS, _(
+            "送れなかった %(n)d 件と、まだ送っていない宛先への送信を始めました。"
+        ) % {"n": again}
 
     def _do_cancel(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.cancel_bulletin(bulletin, by=user)

@@ -17,6 +17,7 @@ from .models import (
     Document,
     MailingList,
     ProviderEvent,
+    Sender,
     Subscription,
     Suppression,
 )
@@ -86,3 +87,5 @@ privacy.no_personal_data(Subscription)
 privacy.no_personal_data(MailingList)
 privacy.no_personal_data(Bulletin)
 privacy.no_personal_data(Document)
+# Which worker process is sending which bulletin: machine names and process ids.
+privacy.no_personal_data(Sender)
