@@ -35,6 +35,7 @@ from .models import (
     User,
 )
 from .privacy import PersonalDataAdminMixin
+from .search import FoldedSearchMixin
 
 
 class BlockFilter(admin.SimpleListFilter):
@@ -174,15 +175,15 @@ class BlockAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prefecture)
-class PrefectureAdmin(admin.ModelAdmin):
+class PrefectureAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kana", "block")
     list_filter = ("block",)
     list_select_related = ("block",)
-    search_fields = ("name", "kana", "code")
+    search_fields = ("search_text",)
 
 
 @admin.register(LocalGovernment)
-class LocalGovernmentAdmin(admin.ModelAdmin):
+class LocalGovernmentAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("code", "full_name", "kana", "kind", "retired_on")
     list_filter = (
         "prefecture__block",
@@ -191,7 +192,7 @@ class LocalGovernmentAdmin(admin.ModelAdmin):
         ("retired_on", admin.EmptyFieldListFilter),
     )
     list_select_related = ("prefecture",)
-    search_fields = ("code", "name", "kana", "prefecture__name")
+    search_fields = ("search_text",)
     readonly_fields = ("code", "prefecture", "name", "kana", "kind", "retired_on")
 
     @admin.display(description=gettext_lazy("団体名"), ordering="code")
@@ -230,16 +231,11 @@ class MembershipEventInline(admin.TabularInline):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "code", "kind", "status", "block_name", "joined_on", "left_on")
     list_filter = (BlockFilter, "local_government__prefecture", "kind", "status")
     list_select_related = ("local_government__prefecture__block", "block_override")
-    search_fields = (
-        "local_government__code",
-        "local_government__name",
-        "local_government__kana",
-        "local_government__prefecture__name",
-    )
+    search_fields = ("local_government__search_text",)
     autocomplete_fields = ("local_government",)
     inlines = (ContactInline, MembershipEventInline)
     actions = ("withdraw_selected", "readmit_selected")
@@ -334,16 +330,11 @@ class MemberAdmin(admin.ModelAdmin):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(admin.ModelAdmin):
+class AgreementAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("local_government", "signed_on", "hashtag")
     list_filter = ("local_government__prefecture__block", "local_government__prefecture")
     list_select_related = ("local_government__prefecture",)
-    search_fields = (
-        "local_government__name",
-        "local_government__kana",
-        "local_government__code",
-        "hashtag",
-    )
+    search_fields = ("local_government__search_text", "hashtag")
     autocomplete_fields = ("local_government",)
     date_hierarchy = "signed_on"
 
@@ -381,20 +372,13 @@ class ContactAdminForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class ContactAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     form = ContactAdminForm
     requires_personal_permission = True
     list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
     list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
     list_select_related = ("member__local_government__prefecture",)
-    search_fields = (
-        "name",
-        "kana",
-        "email",
-        "member__local_government__code",
-        "member__local_government__name",
-        "member__local_government__kana",
-    )
+    search_fields = ("search_text",)
     autocomplete_fields = ("member",)
     fields = (
         "member",

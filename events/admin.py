@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
+from association.search import FoldedSearchMixin
 
 from . import exports, services
 from .forms import CallOffForm, MailRegistrantsForm
@@ -320,7 +321,7 @@ class BlockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     personal_display = ("contact_name",)
     list_display = [
         "contact_name",
@@ -339,12 +340,7 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         BlockFilter,
         "member__local_government__prefecture",
     ]
-    search_fields = [
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "member__local_government__name",
-    ]
+    search_fields = ["contact__search_text", "member__local_government__search_text"]
     list_select_related = [
         "training",
         "contact",
