@@ -14,6 +14,7 @@ from django.db.models import BooleanField, Q, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -59,6 +60,24 @@ class BlockFilter(admin.SimpleListFilter):
 
 class ContactBlockFilter(BlockFilter):
     member_path = "member"
+
+
+class CheckedThisNendoFilter(admin.SimpleListFilter):
+    """Whether a contact's record was changed since this 年度's 1 April (人事異動)."""
+
+    title = gettext_lazy("今年度の確認")
+    parameter_name = "checked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", _("4月1日以降 未確認")), ("yes", _("4月1日以降に更新・確認済み"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        stale = Contact.objects.not_checked_since_april(timezone.localdate())
+        if self.value() == "no":
+            return queryset.filter(pk__in=stale.values("pk"))
+        if self.value() == "yes":
+            return queryset.exclude(pk__in=stale.values("pk"))
+        return queryset
 
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -331,7 +350,7 @@ class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
 
 @admin.register(Agreement)
 class AgreementAdmin(FoldedSearchMixin, admin.ModelAdmin):
-    list_display = ("local_government", "signed_on", "hashtag")
+    list_display = ("local_government", "signed_on", "expires_on", "hashtag")
     list_filter = ("local_government__prefecture__block", "local_government__prefecture")
     list_select_related = ("local_government__prefecture",)
     search_fields = ("local_government__search_text", "hashtag")
@@ -376,7 +395,13 @@ class ContactAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     form = ContactAdminForm
     requires_personal_permission = True
     list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
-    list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
+    list_filter = (
+        ContactBlockFilter,
+        "member__local_government__prefecture",
+        "role",
+        "is_active",
+        CheckedThisNendoFilter,
+    )
     list_select_related = ("member__local_government__prefecture",)
     search_fields = ("search_text",)
     autocomplete_fields = ("member",)

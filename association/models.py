@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -242,6 +243,16 @@ class MembershipEvent(models.Model):
         return f"{self.member} {self.get_action_display()} {self.effective_on}"
 
 
+class AgreementQuerySet(models.QuerySet["Agreement"]):
+    def expiring(self, today: dt.date, *, days: int = 90) -> AgreementQuerySet:
+        """Agreements whose term ends within DAYS days of TODAY (or ended, unrenewed, in the
+        last DAYS days), soonest first."""
+        return self.filter(
+            expires_on__gte=today - dt.timedelta(days=days),
+            expires_on__lte=today + dt.timedelta(days=days),
+        ).order_by("expires_on", "id")
+
+
 class Agreement(models.Model):
     """A partnership agreement (連携自治体事業) with a municipality or a prefecture."""
 
@@ -252,8 +263,13 @@ class Agreement(models.Model):
         verbose_name=_("連携自治体"),
     )
     signed_on = models.DateField(_("協定締結日"))
+    expires_on = models.DateField(
+        _("協定期限"), null=True, blank=True, help_text=_("期限のない協定は空欄。")
+    )
     hashtag = models.CharField(_("ハッシュタグ"), max_length=60, blank=True)
     notes = models.TextField(_("備考"), blank=True)
+
+    objects = AgreementQuerySet.as_manager()
 
     class Meta:
         ordering = ["signed_on", "id"]
@@ -276,6 +292,18 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def portal(self) -> ContactQuerySet:
         """Contacts who may use the portal: active, of a member whose staff may log in."""
         return self.filter(is_active=True, member__status__in=Member.PORTAL_STATUSES)
+
+    def not_checked_since_april(self, today: dt.date) -> ContactQuerySet:
+        """Contacts whose record was last changed before the 1 April of TODAY's 年度, the day
+        staff move (人事異動): whether they still hold the role is to be checked."""
+        from django.utils import timezone
+
+        from .nendo import nendo_of, nendo_range
+
+        start, _end = nendo_range(nendo_of(today))
+        return self.filter(
+            updated_at__lt=timezone.make_aware(dt.datetime.combine(start, dt.time()))
+        )
 
     def for_user(self, user: User) -> ContactQuerySet:
         """The contact record (one at most) through which USER may use the portal: by the
