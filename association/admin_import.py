@@ -12,14 +12,14 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -206,7 +206,8 @@ def export_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) ->
     include_inactive = filters.pop("inactive", [""])[-1] == "1"
     contacts = exporting.export_queryset(include_inactive=include_inactive or bool(filters))
     if filters:
-        request.GET = filters
+        # The changelist reads its parameters from request.GET: give it only its own.
+        cast(Any, request).GET = QueryDict(filters.urlencode())
         shown = model_admin.get_changelist_instance(request).get_queryset(request)
         contacts = contacts.filter(pk__in=shown.values("pk"))
     if wanted == "csv":
