@@ -23,6 +23,8 @@ from mailing import services as mailing
 from mailing.models import Bulletin, Delivery, Suppression
 from postbox import services as postbox
 
+# The report page's permissions (office.views); the link shows only to those who may open it.
+REPORT_PERMISSIONS = ("events.view_registration", "mailing.view_bulletin")
 LIMIT = 8
 WEEK = dt.timedelta(days=7)
 RECENT = dt.timedelta(days=14)
@@ -58,6 +60,7 @@ class Dashboard:
     unconfirmed_url: str
     agreements: Section
     sees_people: bool
+    sees_reports: bool
     nendo: int
     notes: list[str] = field(default_factory=list)
 
@@ -204,4 +207,5 @@ def build(request: Any, *, now: dt.datetime | None = None) -> Dashboard:
             _changelist("association_agreement"),
         ),
         sees_people=can_see_personal_data(request.user),
+        sees_reports=request.user.has_perms(REPORT_PERMISSIONS),
     )
