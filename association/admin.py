@@ -10,6 +10,7 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import BooleanField, Q, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
@@ -23,7 +24,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import accounts, privacy, services
 from .admin_import import import_urls
-from .forms import HandOverForm
+from .forms import HandOverForm, MembershipChangeForm
+from .history import action_label, member_history
 from .models import (
     Agreement,
     AuditEntry,
@@ -326,26 +328,117 @@ class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
         return False  # a member leaves (退会) and keeps its history
 
     @admin.action(description=gettext_lazy("選択した会員を退会にする"), permissions=["change"])
-    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
-        user = request.user if isinstance(request.user, User) else None
-        done = 0
-        for member in queryset.filter(status=Member.Status.ACTIVE):
-            services.withdraw_member(member, by=user)
-            done += 1
-        self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return self._to_membership_page("withdraw", queryset)
 
     @admin.action(
         description=gettext_lazy("選択した退会団体・非会員を会員にする（再入会・入会）"),
         permissions=["change"],
     )
-    def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
-        user = request.user if isinstance(request.user, User) else None
-        done = 0
-        waiting = queryset.filter(status__in=[Member.Status.LEFT, Member.Status.GUEST])
-        for member in waiting.select_related("local_government"):
-            services.admit_member(member.local_government, kind=member.kind, by=user)
-            done += 1
-        self.message_user(request, _("%(n)d 団体を会員にしました。") % {"n": done})
+    def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return self._to_membership_page("readmit", queryset)
+
+    def _to_membership_page(self, act: str, queryset: QuerySet[Member]) -> HttpResponseRedirect:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        url = reverse(f"admin:association_member_{act}")
+        return HttpResponseRedirect(f"{url}?ids={ids}")
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path(
+                f"{act}/",
+                wrap(self.membership_view),
+                {"act": act},
+                name=f"association_member_{act}",
+            )
+            for act in MEMBERSHIP_ACTS
+        ]
+        return own + super().get_urls()
+
+    def membership_view(self, request: HttpRequest, act: str) -> HttpResponse:
+        """The confirmation page of 退会 or 再入会: which members, from which day, and why.
+        Nothing changes until it is confirmed; then every member changes, or none."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        source = request.POST if request.method == "POST" else request.GET
+        ids = [int(i) for i in source.get("ids", "").split(",") if i.strip().isdigit()]
+        waiting = MEMBERSHIP_ACTS[act]["statuses"]
+        members = list(Member.objects.with_registry().filter(pk__in=ids[:2000], status__in=waiting))
+        skipped = len(set(ids)) - len(members)
+        form = MembershipChangeForm(
+            request.POST or None, initial={"on": timezone.localdate().isoformat()}
+        )
+        if request.method == "POST" and members and form.is_valid():
+            user = request.user if isinstance(request.user, User) else None
+            on, reason = form.cleaned_data["on"], form.cleaned_data["reason"]
+            try:
+                with transaction.atomic():
+                    for member in members:
+                        if act == "withdraw":
+                            services.withdraw_member(member, left_on=on, by=user, note=reason)
+                        else:
+                            services.admit_member(
+                                member.local_government,
+                                kind=member.kind,
+                                joined_on=on,
+                                by=user,
+                                note=reason,
+                            )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                message = MEMBERSHIP_ACTS[act]["done"] % {"n": len(members)}
+                self.message_user(request, message)
+                if len(members) == 1:
+                    return HttpResponseRedirect(
+                        reverse("admin:association_member_change", args=[members[0].pk])
+                    )
+                return HttpResponseRedirect(reverse("admin:association_member_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": MEMBERSHIP_ACTS[act]["title"],
+            "act": act,
+            "button": MEMBERSHIP_ACTS[act]["button"],
+            "members": members,
+            "skipped": skipped,
+            "ids": ",".join(str(m.pk) for m in members),
+            "form": form,
+        }
+        return render(request, "admin/association/member/membership.html", context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        """履歴: the member's story in plain Japanese, in the secretariat's time zone."""
+        member = self.get_object(request, object_id)
+        if member is None or not self.has_view_or_change_permission(request, member):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": member,
+            "title": _("%(name)s の履歴") % {"name": member.name},
+            "lines": member_history(
+                member, show_people=privacy.can_see_personal_data(request.user), limit=500
+            ),
+        }
+        return render(request, "admin/association/member/history.html", context)
+
+
+MEMBERSHIP_ACTS: dict[str, dict[str, Any]] = {
+    "withdraw": {
+        "statuses": [Member.Status.ACTIVE],
+        "title": gettext_lazy("退会の確認"),
+        "button": gettext_lazy("退会にする"),
+        "done": gettext_lazy("%(n)d 団体を退会にしました。"),
+    },
+    "readmit": {
+        "statuses": [Member.Status.LEFT, Member.Status.GUEST],
+        "title": gettext_lazy("再入会・入会の確認"),
+        "button": gettext_lazy("会員にする"),
+        "done": gettext_lazy("%(n)d 団体を会員にしました。"),
+    },
+}
 
 
 @admin.register(Agreement)
@@ -538,14 +631,30 @@ class ContactAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
         return render(request, "admin/association/contact/hand_over.html", context)
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    title = gettext_lazy("操作")
+    parameter_name = "action"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        codes = AuditEntry.objects.order_by().values_list("action", flat=True).distinct()
+        return sorted(((c, action_label(c)) for c in codes), key=lambda pair: pair[1])
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "what")
-    list_filter = ("action", "object_type")
+    list_display = ("created_at", "actor", "action_name", "what")
+    list_filter = (AuditActionFilter, "object_type")
     list_select_related = ("actor",)
     search_fields = ("summary", "object_id")
-    fields = ("created_at", "actor", "action", "object_type", "object_id", "what", "changes")
+    fields = ("created_at", "actor", "action_name", "object_type", "object_id", "what", "changes")
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("操作"), ordering="action")
+    def action_name(self, obj: AuditEntry) -> str:
+        return action_label(obj.action)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         # Each row carries whether this viewer may see the names behind its placeholders.

@@ -127,3 +127,18 @@ class JapaneseSplitDateTimeField(forms.SplitDateTimeField):
             JapaneseDateField(error_messages=date_field.error_messages),
             JapaneseTimeField(error_messages=time_field.error_messages),
         )
+
+
+class MembershipChangeForm(forms.Form):
+    """退会 or 再入会 of the members listed on the confirmation page: a date and a reason."""
+
+    on = JapaneseDateField(label=_("日付"), help_text=_("例: 令和8年3月31日、2026/3/31"))
+    reason = forms.CharField(
+        label=_("理由"),
+        max_length=200,
+        help_text=_("入退会履歴に残ります（200字まで）。例: 総会での承認、団体からの申し出"),
+    )
+
+    def clean_reason(self) -> str:
+        # One line in the history: a pasted line break becomes a space.
+        return " ".join(str(self.cleaned_data["reason"]).split())

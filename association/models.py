@@ -434,7 +434,11 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("変更履歴")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.render(show_people=False)}"
+        from django.utils import timezone
+
+        return (
+            f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.render(show_people=False)}"
+        )
 
     def render(self, *, show_people: bool) -> str:
         """The summary with each {role} replaced by the person linked under that role: their

@@ -9,8 +9,9 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.utils import get_column_letter
 
 from association.nendo import wareki
 
@@ -34,28 +35,36 @@ def _sheet(
     rows: Iterable[Sequence[Any]],
     *,
     text_columns: Sequence[int] = (),
-) -> Worksheet:
+) -> None:
+    """One table on a sheet of its own (write-only: rows stream to the file)."""
     sheet = book.create_sheet(title)
-    sheet.append(list(headers))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
-        for index in text_columns:
-            cell = sheet.cell(row=sheet.max_row, column=index + 1)
-            cell.number_format = TEXT  # 団体コード keeps its leading zero
-    sheet.freeze_panes = "A2"
     for index, header in enumerate(headers, start=1):
-        letter = sheet.cell(row=1, column=index).column_letter
-        sheet.column_dimensions[letter].width = max(10, min(40, len(str(header)) * 2 + 2))
-    return sheet
+        sheet.column_dimensions[get_column_letter(index)].width = max(
+            10, min(40, len(str(header)) * 2 + 2)
+        )
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+    sheet.append([_cell(sheet, h, font=bold) for h in headers])
+    text = set(text_columns)
+    for row in rows:
+        # 団体コード as text, so that 011002 keeps its leading zero.
+        sheet.append(
+            [_cell(sheet, v, number_format=TEXT) if i in text else v for i, v in enumerate(row)]
+        )
+
+
+def _cell(sheet: Any, value: Any, **style: Any) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
+    return cell
 
 
 def report_workbook(report: Report) -> bytes:
-    book = Workbook()
-    summary = book.active
-    assert summary is not None
-    summary.title = _("概要")
+    book = Workbook(write_only=True)
+    summary = book.create_sheet(_("概要"))
+    summary.column_dimensions["A"].width = 24
+    summary.column_dimensions["B"].width = 30
     summary.append([_("年度"), report.label])
     summary.append([_("対象ブロック"), report.block.name if report.block else _("全ブロック")])
     summary.append([_("作成日"), wareki(timezone.localdate())])
@@ -63,8 +72,6 @@ def report_workbook(report: Report) -> bytes:
     summary.append([_("会員数"), len(report.members)])
     summary.append([_("参加のなかった会員数"), len(report.silent_members)])
     summary.append([_("会報の届いた会員数"), report.members_reached])
-    summary.column_dimensions["A"].width = 24
-    summary.column_dimensions["B"].width = 30
 
     _sheet(
         book,

@@ -27,3 +27,18 @@ def wareki_date(value: Any) -> str:
 @register.filter
 def nendo_name(value: int) -> str:
     return nendo_label(int(value)) if value else ""
+
+
+@register.inclusion_tag("office/member_story.html", takes_context=True)
+def member_story(context: dict[str, Any], member: Any) -> dict[str, Any]:
+    """The story panel on a member's admin page (templates/admin/association/member/)."""
+    from association.privacy import can_see_personal_data
+
+    from ..story import member_story as build
+
+    request = context["request"]
+    return {
+        "story": build(member, show_people=can_see_personal_data(request.user)),
+        "member": member,
+        "request": request,
+    }
