@@ -97,6 +97,7 @@ INSTALLED_APPS = [
     "questions",
     "mailing",
     "events",
+    "office",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +270,8 @@ LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
+# Dates with their weekday (config/formats/ja/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 

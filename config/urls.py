@@ -17,6 +17,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The secretariat's desk (home page data, reports, papers), behind the admin's own door.
+    path("admin/office/", include("office.urls")),
     path("admin/", admin.site.urls),
     # Only the doors the portal needs, at allauth's own URLs; every other allauth page (email,
     # password, signup, reauthenticate, 3rd-party, /accounts/login/) is not mounted and 404s.

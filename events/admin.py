@@ -14,8 +14,10 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from association.admin_dates import NendoFilter
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
+from association.search import FoldedSearchMixin
 
 from . import exports, services
 from .forms import CallOffForm, MailRegistrantsForm
@@ -60,7 +62,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "title",
         "kind",
         "block",
-        "nendo",
+        "nendo_display",
         "starts_at",
         "status",
         "capacity",
@@ -68,7 +70,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "waitlisted",
         "participants",
     ]
-    list_filter = ["status", "kind", "nendo", "block"]
+    list_filter = ["status", "kind", NendoFilter, "block"]
     search_fields = ["title", "venue_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["block"]
@@ -100,6 +102,10 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Training]:
         return super().get_queryset(request).with_counts()  # type: ignore[attr-defined]
+
+    @admin.display(description=_("年度"), ordering="nendo")
+    def nendo_display(self, obj: Training) -> str:
+        return obj.nendo_label
 
     @admin.display(description=_("確定"))
     def confirmed(self, obj: Training) -> int:
@@ -320,7 +326,7 @@ class BlockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     personal_display = ("contact_name",)
     list_display = [
         "contact_name",
@@ -339,12 +345,7 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         BlockFilter,
         "member__local_government__prefecture",
     ]
-    search_fields = [
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "member__local_government__name",
-    ]
+    search_fields = ["contact__search_text", "member__local_government__search_text"]
     list_select_related = [
         "training",
         "contact",

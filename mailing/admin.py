@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 
 from association.models import Contact, Member, User
 from association.privacy import PersonalDataAdminMixin, can_see_personal_data
+from association.search import FoldedSearchMixin, folded_q
 
 from . import audience, services
 from .forms import BulletinForm, MailingListForm, ScheduleForm
@@ -162,18 +163,13 @@ class MailingListAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     """Opt-outs and hand-added contacts. Added and removed through services."""
 
     list_display = ("contact_name", "member", "mailing_list", "status", "source", "updated_at")
     list_filter = ("status", "source", "mailing_list")
     list_select_related = ("contact__member__local_government__prefecture", "mailing_list")
-    search_fields = (
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "contact__member__local_government__name",
-    )
+    search_fields = ("contact__search_text",)
     autocomplete_fields = ("contact",)
     fields = ("mailing_list", "contact", "status", "source", "changed_by", "updated_at")
     show_full_result_count = False
@@ -678,13 +674,9 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             .order_by("member__local_government_id", "kana", "pk")
         )
         query = request.GET.get("q", "").strip()
-        if query:
-            candidates = candidates.filter(
-                Q(name__icontains=query)
-                | Q(kana__icontains=query)
-                | Q(email__icontains=query)
-                | Q(member__local_government__name__icontains=query)
-            )
+        condition = folded_q(query, ["search_text"])
+        if condition is not None:
+            candidates = candidates.filter(condition)
         choices = list(candidates[:200])
         contact = None
         chosen = request.GET.get("contact", "")
