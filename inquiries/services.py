@@ -661,7 +661,7 @@ class Progress:
     blocks: list[Rate] = field(default_factory=list)
 
 
-def _replies(inquiry: Inquiry) -> QuerySet[Reply]:
+def replies_of(inquiry: Inquiry) -> QuerySet[Reply]:
     return inquiry.replies.select_related(
         "member__local_government__prefecture__block", "member__block_override"
     ).order_by("member__local_government_id", "id")
@@ -675,7 +675,7 @@ def progress(inquiry: Inquiry) -> Progress:
     overall = Rate(_("全体"))
     blocks: dict[str, Rate] = OrderedDict()
     rows = sorted(
-        _replies(inquiry),
+        replies_of(inquiry),
         key=lambda r: (r.member.block.sort_order, r.member.block.pk) if r.member else (0, 0),
     )
     for reply in rows:
@@ -689,7 +689,7 @@ def progress(inquiry: Inquiry) -> Progress:
 
 def unsubmitted(inquiry: Inquiry) -> list[tuple[Reply, list[Contact]]]:
     """Who has not submitted, each with the people a reminder would reach."""
-    replies = list(_replies(inquiry).filter(~Q(status=Reply.Status.SUBMITTED)))
+    replies = list(replies_of(inquiry).filter(~Q(status=Reply.Status.SUBMITTED)))
     people = mail_recipients([r.member_id for r in replies if r.member_id])
     return [(reply, people.get(reply.member_id or 0, [])) for reply in replies]
 
@@ -709,7 +709,7 @@ def _entries(inquiry: Inquiry) -> list[aggregate.Entry]:
             reply.member.name,
             {"block": reply.member.block.name, "prefecture": reply.member.local_government.prefecture.name},
         )
-        for reply in _replies(inquiry).filter(status=Reply.Status.SUBMITTED)
+        for reply in replies_of(inquiry).filter(status=Reply.Status.SUBMITTED)
         if reply.member is not None
     ]
 
@@ -734,7 +734,7 @@ def export_xlsx(inquiry: Inquiry, *, by: User | None = None) -> bytes:
     else:
         header = [_("団体コード"), _("団体名"), _("都道府県"), _("ブロック"), _("状態"), _("提出日時")]
         rows = []
-        for reply in _replies(inquiry):
+        for reply in replies_of(inquiry):
             member = reply.member
             assert member is not None
             submitted = (
