@@ -47,6 +47,12 @@ class InquiryForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("選ばなければすべての種別。"),
     )
+    opens_at = forms.DateTimeField(
+        label=gettext_lazy("送信日時"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=gettext_lazy("空欄なら「送信」を押したとき。"),
+    )
     reminder_days = forms.CharField(
         label=gettext_lazy("督促（期限の何営業日前）"),
         required=False,
@@ -76,9 +82,6 @@ class InquiryForm(forms.ModelForm):
         ]
         widgets = {
             "deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-            "opens_at": forms.DateTimeInput(
-                attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"
-            ),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
