@@ -106,6 +106,8 @@ def save_inquiry(inquiry: Inquiry, *, by: User | None = None) -> Inquiry:
         raise ValidationError({"title": _("件名を入力してください。")})
     if inquiry.kind == Inquiry.Kind.SURVEY and inquiry.training_id is None:
         raise ValidationError({"training": _("アンケートの研修会を選んでください。")})
+    if inquiry.is_survey and inquiry.opens_at is None and inquiry.training is not None:
+        inquiry.opens_at = inquiry.training.ends_at  # sent when the training ends
     if inquiry.kind == Inquiry.Kind.INQUIRY and inquiry.anonymous:
         raise ValidationError(
             {"anonymous": _("照会は団体としての回答のため、無記名にはできません。")}
@@ -148,12 +150,7 @@ def check_sendable(inquiry: Inquiry, *, now: dt.datetime | None = None) -> None:
     errors: list[str] = []
     if not inquiry.question_set.questions.exists():
         errors.append(_("設問がありません。設問を1つ以上追加してください。"))
-    if inquiry.is_survey:
-        if not _survey_registrations(inquiry).exists():
-            errors.append(
-                _("出席と記録された参加者がいません。研修会の出欠を記録してから送信してください。")
-            )
-    elif not audience_members(inquiry).exists():
+    if not inquiry.is_survey and not audience_members(inquiry).exists():
         errors.append(
             _("宛先の団体がありません。「全会員」・ブロック・都道府県などを指定してください。")
         )
@@ -194,13 +191,7 @@ def _open(inquiry: Inquiry) -> None:
     from .tasks import announce_inquiry_task
 
     if inquiry.is_survey:
-        Invitation.objects.bulk_create(
-            [
-                Invitation(inquiry=inquiry, registration=r, contact_id=r.contact_id)
-                for r in _survey_registrations(inquiry).order_by("id")
-            ],
-            ignore_conflicts=True,
-        )
+        _invite_attendees(inquiry)
     else:
         members = list(audience_members(inquiry).order_by("local_government_id"))
         sets = [questions.start_answer_set(inquiry.question_set) for _m in members]
@@ -215,6 +206,36 @@ def _open(inquiry: Inquiry) -> None:
     inquiry.sent_at = timezone.now()
     inquiry.save(update_fields=["status", "sent_at", "updated_at"])
     announce_inquiry_task.delay_on_commit(inquiry.pk)
+
+
+def _invite_attendees(inquiry: Inquiry) -> int:
+    """An invitation for each attendee not yet invited: attendance is often recorded after the
+    training has ended, so beat calls this again while the survey is open."""
+    invited = set(inquiry.invitations.values_list("contact_id", flat=True))
+    new = [
+        Invitation(inquiry=inquiry, registration=r, contact_id=r.contact_id)
+        for r in _survey_registrations(inquiry).order_by("id")
+        if r.contact_id not in invited
+    ]
+    Invitation.objects.bulk_create(new, ignore_conflicts=True)
+    return len(new)
+
+
+def invite_new_attendees(*, now: dt.datetime | None = None) -> int:
+    """Beat: attendees marked since an open survey was sent get it too."""
+    from .tasks import announce_inquiry_task
+
+    today = timezone.localdate(now or timezone.now())
+    count = 0
+    for inquiry in Inquiry.objects.filter(
+        kind=Inquiry.Kind.SURVEY, status=Inquiry.Status.OPEN, deadline__gte=today
+    ):
+        with transaction.atomic():
+            added = _invite_attendees(inquiry)
+            if added:
+                announce_inquiry_task.delay_on_commit(inquiry.pk)
+            count += added
+    return count
 
 
 def open_due_inquiries(*, now: dt.datetime | None = None) -> list[int]:
@@ -628,6 +649,18 @@ def answer_survey(inquiry: Inquiry, contact: Contact, values: Mapping[int, Any])
         submitted_at=None if inquiry.anonymous else timezone.now(),
     )
     Invitation.objects.filter(pk=invitation.pk).update(answered=True)
+
+
+def open_surveys_for(contact: Contact) -> list[Invitation]:
+    """The surveys CONTACT is asked to answer now (the portal home lists them)."""
+    return list(
+        Invitation.objects.filter(
+            contact=contact,
+            answered=False,
+            inquiry__status=Inquiry.Status.OPEN,
+            inquiry__deadline__gte=timezone.localdate(),
+        ).select_related("inquiry")
+    )
 
 
 def survey_done(training: Training, contact: Contact) -> bool:

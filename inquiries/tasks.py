@@ -16,6 +16,7 @@ def open_due_inquiries_task() -> None:
     from . import services
 
     services.open_due_inquiries()
+    services.invite_new_attendees()
 
 
 @shared_task(name="inquiries.send_reminders")

@@ -2,7 +2,7 @@ from typing import Any
 
 from django import template
 
-from association.models import Member
+from association.models import Contact, Member
 
 register = template.Library()
 
@@ -13,6 +13,13 @@ def member_inquiry_rows(member: Member) -> list[Any]:
     from ..views import member_replies
 
     return member_replies(member)
+
+
+@register.simple_tag
+def my_open_surveys(me: Contact) -> list[Any]:
+    from ..services import open_surveys_for
+
+    return open_surveys_for(me)
 
 
 @register.filter

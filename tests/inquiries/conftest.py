@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from events.workdays import is_working_day
+from tests.events.conftest import make_training
 from inquiries import services
 from inquiries.models import Inquiry, Reply
 from questions import services as questions
@@ -100,3 +101,5 @@ def inquiry(make_inquiry, edogawa, adachi, alice, bob, charlie) -> Inquiry:
 
 def reply_of(inquiry: Inquiry, member) -> Reply:  # type: ignore[no-untyped-def]
     return Reply.objects.get(inquiry=inquiry, member=member)
+
+__all__ = ["make_training"]
