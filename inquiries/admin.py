@@ -56,7 +56,9 @@ class InquiryForm(forms.ModelForm):
     reminder_days = forms.CharField(
         label=gettext_lazy("督促（期限の何営業日前）"),
         required=False,
-        help_text=gettext_lazy("「3, 1」のように。未提出の団体にだけ送ります。空欄なら送りません。"),
+        help_text=gettext_lazy(
+            "「3, 1」のように。未提出の団体にだけ送ります。空欄なら送りません。"
+        ),
     )
 
     class Meta:
@@ -198,7 +200,9 @@ class InquiryAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return inquiry
 
-    def _ctx(self, request: HttpRequest, inquiry: Inquiry, title: str, **extra: Any) -> dict[str, Any]:
+    def _ctx(
+        self, request: HttpRequest, inquiry: Inquiry, title: str, **extra: Any
+    ) -> dict[str, Any]:
         return {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -215,9 +219,7 @@ class InquiryAdmin(admin.ModelAdmin):
             except ValidationError as exc:
                 for message in exc.messages:
                     self.message_user(request, message, messages.ERROR)
-                return HttpResponseRedirect(
-                    reverse("admin:inquiries_inquiry_change", args=[pk])
-                )
+                return HttpResponseRedirect(reverse("admin:inquiries_inquiry_change", args=[pk]))
             if inquiry.status == Inquiry.Status.SCHEDULED:
                 self.message_user(request, _("送信を予約しました。"))
             else:
@@ -281,7 +283,9 @@ class InquiryAdmin(admin.ModelAdmin):
         can_change = self.has_change_permission(request, inquiry)
         current = services.questions.answer_values(reply.answer_set)
         form = AnswerForm(
-            inquiry.question_set, answers=current, revision=reply.answer_set.revision,
+            inquiry.question_set,
+            answers=current,
+            revision=reply.answer_set.revision,
             disabled=not can_change,
         )
         upload = UploadForm()
@@ -295,8 +299,12 @@ class InquiryAdmin(admin.ModelAdmin):
                 if action == "reopen":
                     reopen = ReopenForm(request.POST)
                     if reopen.is_valid():
-                        services.reopen_reply(reply, until=reopen.cleaned_data["until"], by=_user(request))
-                        self.message_user(request, _("%(m)sの回答を再開しました。") % {"m": reply.member})
+                        services.reopen_reply(
+                            reply, until=reopen.cleaned_data["until"], by=_user(request)
+                        )
+                        self.message_user(
+                            request, _("%(m)sの回答を再開しました。") % {"m": reply.member}
+                        )
                         return HttpResponseRedirect(request.path)
                 elif action == "upload":
                     upload = UploadForm(request.POST, request.FILES)
@@ -306,7 +314,9 @@ class InquiryAdmin(admin.ModelAdmin):
                         self.message_user(request, _("調査票を読み込み、提出済みにしました。"))
                         return HttpResponseRedirect(request.path)
                 else:
-                    form = AnswerForm(inquiry.question_set, request.POST, answers=current, require=True)
+                    form = AnswerForm(
+                        inquiry.question_set, request.POST, answers=current, require=True
+                    )
                     if form.is_valid():
                         services.save_reply(
                             reply,

@@ -102,15 +102,14 @@ class Inquiry(models.Model):
         default=False,
         help_text=_("回答と回答者を結び付けません（誰が回答済みかだけが分かります）。"),
     )
-    required_for_certificate = models.BooleanField(
-        _("参加証明書の前に回答を求める"), default=False
-    )
+    required_for_certificate = models.BooleanField(_("参加証明書の前に回答を求める"), default=False)
 
     opens_at = models.DateTimeField(
         _("送信日時"), null=True, blank=True, help_text=_("空欄なら「送信」を押したとき。")
     )
     deadline = models.DateField(
-        _("回答期限"), help_text=_("営業日（土日祝・12/29〜1/3を除く）。この日の終わりまで受け付けます。")
+        _("回答期限"),
+        help_text=_("営業日（土日祝・12/29〜1/3を除く）。この日の終わりまで受け付けます。"),
     )
     reminder_days = models.JSONField(
         _("督促（期限の何営業日前）"),

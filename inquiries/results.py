@@ -43,9 +43,7 @@ GROUP_LABELS = {"block": "ブロック別", "prefecture": "都道府県別"}
 
 def context(inquiry: Inquiry, *, include_text: bool = True) -> dict[str, Any]:
     items = []
-    for number, summary in enumerate(
-        services.summary(inquiry, include_text=include_text), start=1
-    ):
+    for number, summary in enumerate(services.summary(inquiry, include_text=include_text), start=1):
         item = Item(number=number, summary=summary)
         if summary.counts:
             item.chart = bar_chart(

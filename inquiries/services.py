@@ -50,9 +50,8 @@ from mailing import audience
 from mailing.models import Suppression
 from mailing.rendering import compile_body
 from postbox.models import OutgoingMail
-from questions import aggregate
+from questions import aggregate, xlsx
 from questions import services as questions
-from questions import xlsx
 from questions.values import clean_line
 
 from .models import Inquiry, Invitation, Reminder, Reply
@@ -139,7 +138,7 @@ def audience_members(inquiry: Inquiry) -> QuerySet[Member]:
 
 def _survey_registrations(inquiry: Inquiry) -> QuerySet[Registration]:
     return Registration.objects.filter(
-        training_id=inquiry.training_id,
+        training=inquiry.training,
         attendance=Registration.Attendance.ATTENDED,
         contact__is_active=True,
     ).exclude(status=Registration.Status.CANCELLED)
@@ -375,9 +374,7 @@ def check_may_answer(
     if submit and not contact.is_coordinator:
         raise PermissionDenied(_("回答の提出は取りまとめ担当の方のみ行えます。"))
     if reply.is_submitted and not contact.is_coordinator:
-        raise PermissionDenied(
-            _("提出済みの回答を変更できるのは取りまとめ担当の方のみです。")
-        )
+        raise PermissionDenied(_("提出済みの回答を変更できるのは取りまとめ担当の方のみです。"))
 
 
 def _who(contact: Contact | None, by: User | None) -> dict[str, str]:
@@ -403,9 +400,7 @@ def save_reply(
     nothing; every change kept with who, when and how. A submission repeated with the same
     answers changes nothing."""
     reply = (
-        Reply.objects.select_for_update()
-        .select_related("inquiry", "answer_set")
-        .get(pk=reply.pk)
+        Reply.objects.select_for_update().select_related("inquiry", "answer_set").get(pk=reply.pk)
     )
     if reply.inquiry.is_survey:
         raise ValidationError(_("アンケートはアンケートの回答ページから回答してください。"))
@@ -506,9 +501,7 @@ def reopen_reply(reply: Reply, *, until: dt.date, by: User | None = None) -> Rep
 
 
 @transaction.atomic
-def remind_unsubmitted(
-    inquiry: Inquiry, *, by: User | None = None, key: str | None = None
-) -> int:
+def remind_unsubmitted(inquiry: Inquiry, *, by: User | None = None, key: str | None = None) -> int:
     """One reminder to each person asked who has not answered. A scheduled round (KEY) is
     sent once; a click is refused within a few minutes of the last one (two clicks, or two
     people at once, remind once). Returns the messages queued."""
@@ -537,10 +530,14 @@ def remind_unsubmitted(
         for invitation in Invitation.objects.filter(
             inquiry=inquiry, answered=False, contact__is_active=True
         ).select_related("contact__member__local_government__prefecture"):
-            _queue("survey_reminder", inquiry, invitation.contact, OutgoingMail.Kind.INQUIRY_REMINDER)
+            _queue(
+                "survey_reminder", inquiry, invitation.contact, OutgoingMail.Kind.INQUIRY_REMINDER
+            )
             count += 1
     else:
-        now_open = [r for r in inquiry.replies.unsubmitted().select_related("inquiry") if r.is_open(now)]
+        now_open = [
+            r for r in inquiry.replies.unsubmitted().select_related("inquiry") if r.is_open(now)
+        ]
         people = mail_recipients([r.member_id for r in now_open if r.member_id])
         for reply in now_open:
             for contact in people.get(reply.member_id or 0, []):
@@ -560,7 +557,9 @@ def queue_due_reminders(*, now: dt.datetime | None = None) -> int:
     today = timezone.localdate(now)
     sent = 0
     for inquiry in Inquiry.objects.filter(status=Inquiry.Status.OPEN, deadline__gte=today):
-        due = [d for d in inquiry.reminder_days if working_days_before(inquiry.deadline, d) <= today]
+        due = [
+            d for d in inquiry.reminder_days if working_days_before(inquiry.deadline, d) <= today
+        ]
         if not due:
             continue
         done = set(inquiry.reminders.values_list("key", flat=True))
@@ -740,7 +739,10 @@ def _entries(inquiry: Inquiry) -> list[aggregate.Entry]:
         aggregate.Entry(
             reply.answer_set_id,
             reply.member.name,
-            {"block": reply.member.block.name, "prefecture": reply.member.local_government.prefecture.name},
+            {
+                "block": reply.member.block.name,
+                "prefecture": reply.member.local_government.prefecture.name,
+            },
         )
         for reply in replies_of(inquiry).filter(status=Reply.Status.SUBMITTED)
         if reply.member is not None
@@ -762,10 +764,19 @@ def export_xlsx(inquiry: Inquiry, *, by: User | None = None) -> bytes:
         header = [_("回答番号")]
         rows: list[tuple[Sequence[Any], int | None]] = [
             ([str(number)], reply.answer_set_id)
-            for number, reply in enumerate(inquiry.replies.order_by("?" if inquiry.anonymous else "id"), start=1)
+            for number, reply in enumerate(
+                inquiry.replies.order_by("?" if inquiry.anonymous else "id"), start=1
+            )
         ]
     else:
-        header = [_("団体コード"), _("団体名"), _("都道府県"), _("ブロック"), _("状態"), _("提出日時")]
+        header = [
+            _("団体コード"),
+            _("団体名"),
+            _("都道府県"),
+            _("ブロック"),
+            _("状態"),
+            _("提出日時"),
+        ]
         rows = []
         for reply in replies_of(inquiry):
             member = reply.member

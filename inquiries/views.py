@@ -18,8 +18,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from association.models import Contact, Member, User
-from mailing.rendering import compile_body
 from association.services import portal_contact
+from mailing.rendering import compile_body
 from questions import xlsx
 from questions.forms import AnswerForm
 
@@ -29,7 +29,7 @@ from .models import Inquiry, Reply
 
 def body_html(inquiry: Inquiry) -> str:
     # Sanitised by mailing.rendering (nh3), as a bulletin's body is.
-    return mark_safe(compile_body(inquiry.body).html) if inquiry.body.strip() else ""  # noqa: S308
+    return mark_safe(compile_body(inquiry.body).html) if inquiry.body.strip() else ""
 
 
 def _user(request: HttpRequest) -> User:
@@ -165,15 +165,15 @@ def upload(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     reply = _reply(me, pk)
     upload_form = UploadForm(request.POST, request.FILES)
     current = services.questions.answer_values(reply.answer_set)
-    form = AnswerForm(reply.inquiry.question_set, answers=current, revision=reply.answer_set.revision)
+    form = AnswerForm(
+        reply.inquiry.question_set, answers=current, revision=reply.answer_set.revision
+    )
     if not upload_form.is_valid():
         return _answer_page(request, me, reply, form, upload_form, status=400)
     data = upload_form.cleaned_data["file"].read(xlsx.MAX_FILE_BYTES + 1)
     submit = request.POST.get("action") == "submit"
     try:
-        changed = services.upload_reply(
-            reply, data, contact=me, by=_user(request), submit=submit
-        )
+        changed = services.upload_reply(reply, data, contact=me, by=_user(request), submit=submit)
     except PermissionDenied as exc:
         errors = [str(exc)]
     except ValidationError as exc:
@@ -181,7 +181,11 @@ def upload(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     else:
         messages.success(
             request,
-            (_("調査票を読み込み、回答を提出しました（%(n)d問を更新）。") if submit else _("調査票を読み込みました（%(n)d問を更新）。"))
+            (
+                _("調査票を読み込み、回答を提出しました（%(n)d問を更新）。")
+                if submit
+                else _("調査票を読み込みました（%(n)d問を更新）。")
+            )
             % {"n": len(changed)},
         )
         return redirect("inquiries:answer", code=code, pk=pk)
@@ -234,9 +238,10 @@ def published(request: HttpRequest, pk: int) -> HttpResponse:
     """A 照会's aggregate, published by the secretariat: for the secretariat and the staff
     of active members only."""
     user = _user(request)
-    if not user.is_staff and not Contact.objects.for_user(user).filter(
-        member__status=Member.Status.ACTIVE
-    ).exists():
+    if (
+        not user.is_staff
+        and not Contact.objects.for_user(user).filter(member__status=Member.Status.ACTIVE).exists()
+    ):
         raise PermissionDenied
     inquiry = get_object_or_404(Inquiry, pk=pk, published=True, status=Inquiry.Status.OPEN)
     ctx = results.context(inquiry, include_text=inquiry.publish_text)

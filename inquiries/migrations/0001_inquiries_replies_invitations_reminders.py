@@ -7,105 +7,396 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('association', '0004_audit_people_and_address_hash'),
-        ('events', '0006_audit_entries_link_registrants'),
-        ('questions', '0001_question_sets_answers_history'),
+        ("association", "0004_audit_people_and_address_hash"),
+        ("events", "0006_audit_entries_link_registrants"),
+        ("questions", "0001_question_sets_answers_history"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Inquiry',
+            name="Inquiry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('inquiry', '照会'), ('survey', '研修会アンケート')], default='inquiry', max_length=10, verbose_name='種類')),
-                ('title', models.CharField(max_length=200, verbose_name='件名')),
-                ('purpose', models.CharField(blank=True, help_text='何のために伺うのか（例: 会員自治体の計画策定状況を総会資料にまとめるため）。', max_length=300, verbose_name='目的')),
-                ('body', models.TextField(blank=True, help_text='依頼文。メールと回答ページに表示します。URL はそのまま書いてください。', verbose_name='本文（Markdown）')),
-                ('all_members', models.BooleanField(default=False, verbose_name='全会員')),
-                ('partners', models.BooleanField(default=False, help_text='連携協定を結んだ自治体の会員。', verbose_name='連携自治体')),
-                ('member_kinds', models.JSONField(blank=True, default=list, help_text='空なら全種別。値は association.Member.Kind。', verbose_name='会員種別')),
-                ('anonymous', models.BooleanField(default=False, help_text='回答と回答者を結び付けません（誰が回答済みかだけが分かります）。', verbose_name='無記名')),
-                ('required_for_certificate', models.BooleanField(default=False, verbose_name='参加証明書の前に回答を求める')),
-                ('opens_at', models.DateTimeField(blank=True, help_text='空欄なら「送信」を押したとき。', null=True, verbose_name='送信日時')),
-                ('deadline', models.DateField(help_text='営業日（土日祝・12/29〜1/3を除く）。この日の終わりまで受け付けます。', verbose_name='回答期限')),
-                ('reminder_days', models.JSONField(blank=True, default=list, help_text='例: [3, 1]。未提出の団体にだけ送ります。', verbose_name='督促（期限の何営業日前）')),
-                ('status', models.CharField(choices=[('draft', '下書き'), ('scheduled', '送信予約'), ('open', '回答受付中'), ('closed', '締切済み')], default='draft', max_length=10, verbose_name='状態')),
-                ('sent_at', models.DateTimeField(blank=True, null=True, verbose_name='送信日時（実績）')),
-                ('published', models.BooleanField(default=False, verbose_name='集計結果を会員に公開')),
-                ('publish_text', models.BooleanField(default=False, help_text='公開する集計に自由記述を含めます。', verbose_name='自由記述も公開する')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='作成日時')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新日時')),
-                ('blocks', models.ManyToManyField(blank=True, related_name='inquiries', to='association.block', verbose_name='ブロック')),
-                ('created_by', models.ForeignKey(blank=True, editable=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='作成者')),
-                ('prefectures', models.ManyToManyField(blank=True, related_name='inquiries', to='association.prefecture', verbose_name='都道府県')),
-                ('question_set', models.OneToOneField(editable=False, on_delete=django.db.models.deletion.PROTECT, related_name='inquiry', to='questions.questionset', verbose_name='設問セット')),
-                ('training', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='surveys', to='events.training', verbose_name='研修会')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("inquiry", "照会"), ("survey", "研修会アンケート")],
+                        default="inquiry",
+                        max_length=10,
+                        verbose_name="種類",
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="件名")),
+                (
+                    "purpose",
+                    models.CharField(
+                        blank=True,
+                        help_text="何のために伺うのか（例: 会員自治体の計画策定状況を総会資料にまとめるため）。",
+                        max_length=300,
+                        verbose_name="目的",
+                    ),
+                ),
+                (
+                    "body",
+                    models.TextField(
+                        blank=True,
+                        help_text="依頼文。メールと回答ページに表示します。URL はそのまま書いてください。",
+                        verbose_name="本文（Markdown）",
+                    ),
+                ),
+                ("all_members", models.BooleanField(default=False, verbose_name="全会員")),
+                (
+                    "partners",
+                    models.BooleanField(
+                        default=False,
+                        help_text="連携協定を結んだ自治体の会員。",
+                        verbose_name="連携自治体",
+                    ),
+                ),
+                (
+                    "member_kinds",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="空なら全種別。値は association.Member.Kind。",
+                        verbose_name="会員種別",
+                    ),
+                ),
+                (
+                    "anonymous",
+                    models.BooleanField(
+                        default=False,
+                        help_text="回答と回答者を結び付けません（誰が回答済みかだけが分かります）。",
+                        verbose_name="無記名",
+                    ),
+                ),
+                (
+                    "required_for_certificate",
+                    models.BooleanField(default=False, verbose_name="参加証明書の前に回答を求める"),
+                ),
+                (
+                    "opens_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="空欄なら「送信」を押したとき。",
+                        null=True,
+                        verbose_name="送信日時",
+                    ),
+                ),
+                (
+                    "deadline",
+                    models.DateField(
+                        help_text="営業日（土日祝・12/29〜1/3を除く）。この日の終わりまで受け付けます。",
+                        verbose_name="回答期限",
+                    ),
+                ),
+                (
+                    "reminder_days",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="例: [3, 1]。未提出の団体にだけ送ります。",
+                        verbose_name="督促（期限の何営業日前）",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "下書き"),
+                            ("scheduled", "送信予約"),
+                            ("open", "回答受付中"),
+                            ("closed", "締切済み"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="状態",
+                    ),
+                ),
+                (
+                    "sent_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="送信日時（実績）"),
+                ),
+                (
+                    "published",
+                    models.BooleanField(default=False, verbose_name="集計結果を会員に公開"),
+                ),
+                (
+                    "publish_text",
+                    models.BooleanField(
+                        default=False,
+                        help_text="公開する集計に自由記述を含めます。",
+                        verbose_name="自由記述も公開する",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="作成日時")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新日時")),
+                (
+                    "blocks",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="inquiries",
+                        to="association.block",
+                        verbose_name="ブロック",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        editable=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="作成者",
+                    ),
+                ),
+                (
+                    "prefectures",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="inquiries",
+                        to="association.prefecture",
+                        verbose_name="都道府県",
+                    ),
+                ),
+                (
+                    "question_set",
+                    models.OneToOneField(
+                        editable=False,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inquiry",
+                        to="questions.questionset",
+                        verbose_name="設問セット",
+                    ),
+                ),
+                (
+                    "training",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="surveys",
+                        to="events.training",
+                        verbose_name="研修会",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '照会・アンケート',
-                'verbose_name_plural': '照会・アンケート',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "照会・アンケート",
+                "verbose_name_plural": "照会・アンケート",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Invitation',
+            name="Invitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answered', models.BooleanField(default=False, verbose_name='回答済み')),
-                ('announced', models.BooleanField(default=False, verbose_name='依頼メール送信済み')),
-                ('contact', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='association.contact', verbose_name='参加者')),
-                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='inquiries.inquiry', verbose_name='アンケート')),
-                ('registration', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='events.registration', verbose_name='申込み')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("answered", models.BooleanField(default=False, verbose_name="回答済み")),
+                (
+                    "announced",
+                    models.BooleanField(default=False, verbose_name="依頼メール送信済み"),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="association.contact",
+                        verbose_name="参加者",
+                    ),
+                ),
+                (
+                    "inquiry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="inquiries.inquiry",
+                        verbose_name="アンケート",
+                    ),
+                ),
+                (
+                    "registration",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="events.registration",
+                        verbose_name="申込み",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'アンケートの依頼先',
-                'verbose_name_plural': 'アンケートの依頼先',
-                'ordering': ['inquiry_id', 'id'],
-                'constraints': [models.UniqueConstraint(fields=('inquiry', 'contact'), name='invitation_one_per_person')],
+                "verbose_name": "アンケートの依頼先",
+                "verbose_name_plural": "アンケートの依頼先",
+                "ordering": ["inquiry_id", "id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("inquiry", "contact"), name="invitation_one_per_person"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=40, verbose_name='区分')),
-                ('recipients', models.PositiveIntegerField(default=0, verbose_name='送信数')),
-                ('sent_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='送信日時')),
-                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='inquiries.inquiry', verbose_name='照会')),
-                ('sent_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='送信者')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=40, verbose_name="区分")),
+                ("recipients", models.PositiveIntegerField(default=0, verbose_name="送信数")),
+                (
+                    "sent_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="送信日時"
+                    ),
+                ),
+                (
+                    "inquiry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reminders",
+                        to="inquiries.inquiry",
+                        verbose_name="照会",
+                    ),
+                ),
+                (
+                    "sent_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="送信者",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '督促',
-                'verbose_name_plural': '督促',
-                'ordering': ['-sent_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('inquiry', 'key'), name='reminder_once_per_round')],
+                "verbose_name": "督促",
+                "verbose_name_plural": "督促",
+                "ordering": ["-sent_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("inquiry", "key"), name="reminder_once_per_round"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Reply',
+            name="Reply",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('not_started', '未着手'), ('draft', '作成中'), ('submitted', '提出済み')], default='not_started', max_length=12, verbose_name='状態')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True, verbose_name='提出日時')),
-                ('reopened_until', models.DateField(blank=True, null=True, verbose_name='再開期限')),
-                ('announced_at', models.DateTimeField(blank=True, null=True, verbose_name='依頼メール送信')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='更新日時')),
-                ('answer_set', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='reply', to='questions.answerset', verbose_name='回答')),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='survey_replies', to='association.contact', verbose_name='回答者')),
-                ('inquiry', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='replies', to='inquiries.inquiry', verbose_name='照会')),
-                ('member', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='inquiry_replies', to='association.member', verbose_name='会員団体')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("not_started", "未着手"),
+                            ("draft", "作成中"),
+                            ("submitted", "提出済み"),
+                        ],
+                        default="not_started",
+                        max_length=12,
+                        verbose_name="状態",
+                    ),
+                ),
+                (
+                    "submitted_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="提出日時"),
+                ),
+                (
+                    "reopened_until",
+                    models.DateField(blank=True, null=True, verbose_name="再開期限"),
+                ),
+                (
+                    "announced_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="依頼メール送信"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="更新日時")),
+                (
+                    "answer_set",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reply",
+                        to="questions.answerset",
+                        verbose_name="回答",
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="survey_replies",
+                        to="association.contact",
+                        verbose_name="回答者",
+                    ),
+                ),
+                (
+                    "inquiry",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="replies",
+                        to="inquiries.inquiry",
+                        verbose_name="照会",
+                    ),
+                ),
+                (
+                    "member",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="inquiry_replies",
+                        to="association.member",
+                        verbose_name="会員団体",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '回答',
-                'verbose_name_plural': '回答',
-                'ordering': ['inquiry_id', 'member_id', 'id'],
-                'indexes': [models.Index(fields=['inquiry', 'status'], name='inquiries_r_inquiry_b2c8f3_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('contact__isnull', True), ('member__isnull', False)), fields=('inquiry', 'member'), name='reply_one_per_member'), models.UniqueConstraint(condition=models.Q(('contact__isnull', False)), fields=('inquiry', 'contact'), name='reply_one_per_contact')],
+                "verbose_name": "回答",
+                "verbose_name_plural": "回答",
+                "ordering": ["inquiry_id", "member_id", "id"],
+                "indexes": [
+                    models.Index(
+                        fields=["inquiry", "status"], name="inquiries_r_inquiry_b2c8f3_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("contact__isnull", True), ("member__isnull", False)),
+                        fields=("inquiry", "member"),
+                        name="reply_one_per_member",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("contact__isnull", False)),
+                        fields=("inquiry", "contact"),
+                        name="reply_one_per_contact",
+                    ),
+                ],
             },
         ),
     ]

@@ -11,11 +11,11 @@ import pytest
 from django.utils import timezone
 
 from events.workdays import is_working_day
-from tests.events.conftest import make_training
 from inquiries import services
 from inquiries.models import Inquiry, Reply
 from questions import services as questions
 from questions.models import Question, QuestionSet
+from tests.events.conftest import make_training
 
 Kind = Question.Kind
 
@@ -50,7 +50,10 @@ def add_questions(question_set: QuestionSet) -> None:
         question_set,
         kind=Kind.TABLE,
         text="主な事業",
-        columns=[{"label": "事業名", "kind": "text"}, {"label": "予算額（千円）", "kind": "number"}],
+        columns=[
+            {"label": "事業名", "kind": "text"},
+            {"label": "予算額（千円）", "kind": "number"},
+        ],
         max_rows=5,
     )
 
@@ -101,5 +104,6 @@ def inquiry(make_inquiry, edogawa, adachi, alice, bob, charlie) -> Inquiry:
 
 def reply_of(inquiry: Inquiry, member) -> Reply:  # type: ignore[no-untyped-def]
     return Reply.objects.get(inquiry=inquiry, member=member)
+
 
 __all__ = ["make_training"]

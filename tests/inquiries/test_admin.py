@@ -29,9 +29,7 @@ def clerk_with(*codenames: str) -> User:
     return User.objects.get(pk=user.pk)
 
 
-def test_the_secretariat_composes_and_sends_an_inquiry_in_the_admin(
-    admin_client, edogawa, alice
-):
+def test_the_secretariat_composes_and_sends_an_inquiry_in_the_admin(admin_client, edogawa, alice):
     response = admin_client.post(
         reverse("admin:inquiries_inquiry_add"),
         {
@@ -54,7 +52,9 @@ def test_the_secretariat_composes_and_sends_an_inquiry_in_the_admin(
     )
     assert response.status_code == 302, response.content.decode()[:3000]
     inquiry = Inquiry.objects.get()
-    assert inquiry.title == "令和8年度 自殺対策計画の 策定状況について"  # one line: no header injection
+    assert (
+        inquiry.title == "令和8年度 自殺対策計画の 策定状況について"
+    )  # one line: no header injection
     assert inquiry.reminder_days == [3, 1]
     assert inquiry.question_set.questions.count() == 1
     page = admin_client.get(reverse("admin:inquiries_inquiry_change", args=[inquiry.pk]))
@@ -69,7 +69,9 @@ def test_a_inquiry_with_no_question_is_not_sent_from_the_admin(admin_client, edo
     inquiry = services.save_inquiry(
         Inquiry(title="設問なし", all_members=True, deadline=working_day_after(10))
     )
-    response = admin_client.post(reverse("admin:inquiries_inquiry_send", args=[inquiry.pk]), follow=True)
+    response = admin_client.post(
+        reverse("admin:inquiries_inquiry_send", args=[inquiry.pk]), follow=True
+    )
     assert "設問がありません" in response.content.decode()
     inquiry.refresh_from_db()
     assert inquiry.status == Inquiry.Status.DRAFT

@@ -16,7 +16,7 @@ from django.utils import timezone
 from inquiries.models import Reply
 from questions.models import AnswerChange
 
-from .conftest import answers, by_text, reply_of
+from .conftest import by_text, reply_of
 
 
 def client_for(contact) -> Client:  # type: ignore[no-untyped-def]
@@ -60,9 +60,12 @@ def test_staff_save_a_draft_and_the_coordinator_submits_on_the_web(inquiry, edog
     assert response.status_code == 302
     reply = reply_of(inquiry, edogawa)
     assert reply.status == Reply.Status.DRAFT
-    assert client_for(bob).post(
-        answer_url(inquiry, edogawa), post_data(inquiry, "submit", revision=1)
-    ).status_code == 400
+    assert (
+        client_for(bob)
+        .post(answer_url(inquiry, edogawa), post_data(inquiry, "submit", revision=1))
+        .status_code
+        == 400
+    )
     assert reply_of(inquiry, edogawa).status == Reply.Status.DRAFT
     response = client_for(alice).post(
         answer_url(inquiry, edogawa), post_data(inquiry, "submit", revision=1)
@@ -80,7 +83,9 @@ def test_another_municipalitys_staff_cannot_read_or_answer_edogawas_inquiry(
     client = client_for(charlie)
     code = edogawa.local_government_id
     assert client.get(answer_url(inquiry, edogawa)).status_code == 403
-    assert client.post(answer_url(inquiry, edogawa), post_data(inquiry, "submit")).status_code == 403
+    assert (
+        client.post(answer_url(inquiry, edogawa), post_data(inquiry, "submit")).status_code == 403
+    )
     xlsx_url = reverse("inquiries:form_xlsx", args=[code, inquiry.pk])
     assert client.get(xlsx_url).status_code == 403
     upload_url = reverse("inquiries:upload", args=[code, inquiry.pk])
@@ -129,9 +134,11 @@ def test_the_xlsx_round_trip_fills_and_submits_the_answer(inquiry, edogawa, alic
 
 
 def test_another_municipalitys_filled_file_is_refused(inquiry, edogawa, adachi, alice, charlie):
-    theirs = client_for(charlie).get(
-        reverse("inquiries:form_xlsx", args=[adachi.local_government_id, inquiry.pk])
-    ).content
+    theirs = (
+        client_for(charlie)
+        .get(reverse("inquiries:form_xlsx", args=[adachi.local_government_id, inquiry.pk]))
+        .content
+    )
     filled = fill(theirs, inquiry, {"担当課名": "足立の課", "計画の策定状況": "策定中"})
     response = client_for(alice).post(
         reverse("inquiries:upload", args=[edogawa.local_government_id, inquiry.pk]),
@@ -175,7 +182,11 @@ def test_a_file_with_one_bad_cell_names_the_cell_and_writes_nothing(inquiry, edo
     client = client_for(alice)
     code = edogawa.local_government_id
     data = client.get(reverse("inquiries:form_xlsx", args=[code, inquiry.pk])).content
-    filled = fill(data, inquiry, {"担当課名": "課", "計画の策定状況": "策定中", "自殺対策の予算額": "たくさん"})
+    filled = fill(
+        data,
+        inquiry,
+        {"担当課名": "課", "計画の策定状況": "策定中", "自殺対策の予算額": "たくさん"},
+    )
     response = client.post(
         reverse("inquiries:upload", args=[code, inquiry.pk]), {"file": io.BytesIO(filled)}
     )
@@ -185,7 +196,9 @@ def test_a_file_with_one_bad_cell_names_the_cell_and_writes_nothing(inquiry, edo
     assert not AnswerChange.objects.exists()
 
 
-def test_an_answer_after_the_deadline_is_refused_with_a_message(inquiry, edogawa, alice, monkeypatch):
+def test_an_answer_after_the_deadline_is_refused_with_a_message(
+    inquiry, edogawa, alice, monkeypatch
+):
     after = inquiry.closes_at + dt.timedelta(seconds=1)
     monkeypatch.setattr(timezone, "now", lambda: after)
     response = client_for(alice).post(answer_url(inquiry, edogawa), post_data(inquiry, "submit"))

@@ -133,9 +133,13 @@ def test_after_the_deadline_only_a_reopened_municipality_may_answer(
     after = inquiry.closes_at + dt.timedelta(minutes=1)
     monkeypatch.setattr(timezone, "now", lambda: after)
     with pytest.raises(ValidationError) as refused:
-        services.save_reply(reply_of(inquiry, adachi), answers(inquiry), contact=charlie, submit=True)
+        services.save_reply(
+            reply_of(inquiry, adachi), answers(inquiry), contact=charlie, submit=True
+        )
     assert "回答期限" in refused.value.messages[0] and "事務局" in refused.value.messages[0]
-    services.reopen_reply(reply_of(inquiry, adachi), until=timezone.localdate(after) + dt.timedelta(days=3))
+    services.reopen_reply(
+        reply_of(inquiry, adachi), until=timezone.localdate(after) + dt.timedelta(days=3)
+    )
     services.save_reply(reply_of(inquiry, adachi), answers(inquiry), contact=charlie, submit=True)
     assert reply_of(inquiry, adachi).is_submitted
     with pytest.raises(ValidationError):  # 江戸川区 was not reopened
@@ -165,9 +169,7 @@ def test_reminders_reach_only_those_who_have_not_submitted(
         services.remind_unsubmitted(inquiry)
 
 
-def test_each_reminder_day_is_sent_once_and_a_late_start_sends_one_round(
-    inquiry, edogawa, adachi
-):
+def test_each_reminder_day_is_sent_once_and_a_late_start_sends_one_round(inquiry, edogawa, adachi):
     deadline = inquiry.deadline
     from events.workdays import working_days_before
 
@@ -179,9 +181,7 @@ def test_each_reminder_day_is_sent_once_and_a_late_start_sends_one_round(
     assert Reminder.objects.get(key="d3").recipients == 0
 
 
-def test_erasure_keeps_the_answers_and_takes_the_name_from_the_history(
-    inquiry, edogawa, alice
-):
+def test_erasure_keeps_the_answers_and_takes_the_name_from_the_history(inquiry, edogawa, alice):
     reply = reply_of(inquiry, edogawa)
     services.save_reply(reply, answers(inquiry), contact=alice, submit=True)
     registry.erase_contact(alice)

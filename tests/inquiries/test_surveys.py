@@ -32,7 +32,9 @@ def attended(make_training, alice, bob, charlie):
     events.mark_attendance(
         registrations.exclude(contact=bob), attendance=Registration.Attendance.ATTENDED
     )
-    events.mark_attendance(registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT)
+    events.mark_attendance(
+        registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT
+    )
     return training
 
 
@@ -51,6 +53,7 @@ def make_survey(training, *, anonymous: bool) -> Inquiry:  # type: ignore[no-unt
 
 def opened(survey: Inquiry) -> Inquiry:
     assert services.send_inquiry(survey).status == Inquiry.Status.SCHEDULED
+    assert survey.training is not None
     after = survey.training.ends_at + dt.timedelta(minutes=1)
     assert services.open_due_inquiries(now=after) == [survey.pk]
     survey.refresh_from_db()
@@ -98,7 +101,12 @@ def test_an_anonymous_answer_keeps_no_link_to_the_person(attended, alice, charli
     assert Invitation.objects.get(inquiry=survey, contact=alice).answered
     # No relation of the answer's rows leads to a person, a login, a member or a registration…
     people = (Contact, User, Member, Registration, Invitation)
-    rows = [reply, reply.answer_set, *Answer.objects.filter(answer_set=reply.answer_set), *change_rows]
+    rows = [
+        reply,
+        reply.answer_set,
+        *Answer.objects.filter(answer_set=reply.answer_set),
+        *change_rows,
+    ]
     for row in rows:
         for field in row._meta.concrete_fields:
             if field.is_relation and field.related_model in people:
