@@ -483,7 +483,11 @@ def upload_reply(
 @transaction.atomic
 def reopen_reply(reply: Reply, *, until: dt.date, by: User | None = None) -> Reply:
     """After the deadline, let one municipality answer or correct until UNTIL."""
-    reply = Reply.objects.select_for_update().select_related("inquiry", "member").get(pk=reply.pk)
+    reply = (
+        Reply.objects.select_for_update(of=("self",))
+        .select_related("inquiry", "member")
+        .get(pk=reply.pk)
+    )
     if until < timezone.localdate():
         raise ValidationError(_("再開の期限は今日以降の日付にしてください。"))
     reply.reopened_until = until
