@@ -31,8 +31,8 @@ SHOTS = Path("/work/brief/shots/inquiries")
 
 
 def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    if SHOTS.parent.exists():
-        SHOTS.mkdir(exist_ok=True)
+    if SHOTS.parent.parent.exists():  # only on the team's machine, never in CI
+        SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
