@@ -152,7 +152,9 @@ def test_an_inquiry_to_all_demo_members_answered_three_ways_reminded_counted_and
     )
     assert set(reminders.values_list("to", flat=True)) == expected
     for member in (web, excel):
-        assert not any("ご回答のお願い" in m.subject for m in outbox.to(coordinators[member.pk].email))
+        assert not any(
+            "ご回答のお願い" in m.subject for m in outbox.to(coordinators[member.pk].email)
+        )
 
     # 3. The deadline passes; the late municipality is refused until the secretariat reopens it.
     yesterday = timezone.localdate() - dt.timedelta(days=1)
