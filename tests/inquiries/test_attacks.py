@@ -122,7 +122,7 @@ def test_the_request_mail_announced_by_two_workers_at_once_goes_once(
 
 
 TEXT = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
     max_size=60,
 )
 
