@@ -233,16 +233,28 @@ def survey(request: HttpRequest, pk: int) -> HttpResponse:
 # --- published results -----------------------------------------------------------------------
 
 
-@login_required
-def published(request: HttpRequest, pk: int) -> HttpResponse:
-    """A 照会's aggregate, published by the secretariat: for the secretariat and the staff
-    of active members only."""
-    user = _user(request)
-    if (
-        not user.is_staff
-        and not Contact.objects.for_user(user).filter(member__status=Member.Status.ACTIVE).exists()
+def _require_member_reader(user: User) -> None:
+    """Published results are for the secretariat and the staff of active members only (not a
+    guest municipality's), as the bulletin archive is."""
+    if not user.is_staff and not (
+        Contact.objects.for_user(user).filter(member__status=Member.Status.ACTIVE).exists()
     ):
         raise PermissionDenied
+
+
+@login_required
+def published_list(request: HttpRequest) -> HttpResponse:
+    _require_member_reader(_user(request))
+    inquiries = Inquiry.objects.filter(published=True, status=Inquiry.Status.OPEN).order_by(
+        "-deadline", "-id"
+    )
+    return render(request, "inquiries/published_list.html", {"inquiries": inquiries})
+
+
+@login_required
+def published(request: HttpRequest, pk: int) -> HttpResponse:
+    """A 照会's aggregate, published by the secretariat (free text only if it chose so)."""
+    _require_member_reader(_user(request))
     inquiry = get_object_or_404(Inquiry, pk=pk, published=True, status=Inquiry.Status.OPEN)
     ctx = results.context(inquiry, include_text=inquiry.publish_text)
     return render(request, "inquiries/published.html", ctx)

@@ -153,3 +153,29 @@ def test_the_secretariat_uploads_a_file_that_came_by_mail_and_reopens_one_munici
     admin_client.post(url, {"action": "reopen", "until": working_day_after(20).isoformat()})
     assert reply_of(inquiry, edogawa).reopened_until == working_day_after(20)
     assert Reply.objects.get(pk=reply_of(inquiry, adachi).pk).reopened_until is None
+
+
+def test_published_results_are_for_members_and_hold_free_text_only_when_chosen(
+    client, inquiry, edogawa, alice, bob, registry
+):
+    from association import services as association
+    from tests.conftest import lg
+
+    services.save_reply(reply_of(inquiry, edogawa), answers(inquiry), contact=alice, submit=True)
+    url = reverse("inquiries:published", args=[inquiry.pk])
+    client.force_login(bob.user)
+    assert client.get(url).status_code == 404  # not published
+    inquiry.published = True
+    services.save_inquiry(inquiry)
+    page = client.get(url).content.decode()
+    assert "策定済み: 1（100.0%）" in page and "若年層への周知" not in page
+    assert inquiry.title in client.get(reverse("inquiries:published_list")).content.decode()
+    inquiry.publish_text = True
+    services.save_inquiry(inquiry)
+    assert "若年層への周知" in client.get(url).content.decode()
+    guest = association.register_guest(lg("東京都墨田区"))
+    outsider = association.add_contact(guest, name="非会員 職員", email="x@city.sumida.example.jp")
+    client.force_login(outsider.user)
+    assert client.get(url).status_code == 403
+    client.logout()
+    assert client.get(url).status_code == 302

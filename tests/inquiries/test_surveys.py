@@ -169,3 +169,25 @@ def test_the_portal_survey_page_takes_an_answer_once(attended, alice, bob):
     absent = Client()
     absent.force_login(bob.user)
     assert absent.get(url).status_code == 404
+
+
+def test_the_secretariat_counts_and_exports_a_survey_as_a_inquiry(
+    admin_client, attended, alice, charlie
+):
+    import io
+
+    import openpyxl
+
+    survey = opened(make_survey(attended, anonymous=True))
+    services.answer_survey(survey, alice, values(survey, text="佐藤の感想"))
+    services.answer_survey(survey, charlie, values(survey, choice="不満", text="高橋の感想"))
+    page = admin_client.get(reverse("admin:inquiries_inquiry_results", args=[survey.pk]))
+    html = page.content.decode()
+    assert "満足: 1（50.0%）" in html and "不満: 1（50.0%）" in html
+    assert alice.member.name not in html  # anonymous: no municipality beside the text
+    progress = admin_client.get(reverse("admin:inquiries_inquiry_progress", args=[survey.pk]))
+    assert "100%" in progress.content.decode()
+    export = admin_client.get(reverse("admin:inquiries_inquiry_export", args=[survey.pk]))
+    rows = list(openpyxl.load_workbook(io.BytesIO(export.content)).worksheets[0].values)
+    assert rows[0][0] == "回答番号" and len(rows) == 3
+    assert {row[2] for row in rows[1:]} == {"佐藤の感想", "高橋の感想"}
