@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "mailing",
     "events",
     "office",
+    "inquiries",
 ]
 
 MIDDLEWARE = [
@@ -394,6 +395,7 @@ CELERY_TASK_ROUTES = {
     "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
+    "inquiries.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
 }
@@ -405,6 +407,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # 照会 and surveys: open the scheduled ones (a survey when its training ends), and send
+    # each reminder day's round once (claimed by a unique row).
+    "inquiries-open-due": {"task": "inquiries.open_due_inquiries", "schedule": 5 * 60.0},
+    "inquiries-send-reminders": {"task": "inquiries.send_reminders", "schedule": 30 * 60.0},
     # Mail owed by trainings is sent when it is written; this catches anything left behind.
     "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
     # Mail to one person is sent when it is committed; this sends what is due again after a

@@ -37,6 +37,7 @@ urlpatterns = [
     path("accounts/login/code/", account_views.request_login_code, name="account_login"),
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
+    path("inquiries/", include("inquiries.urls")),
     path("portal/", include("association.urls")),
 ]
 
