@@ -449,7 +449,7 @@ def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -
     send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
 
 
-def send_test_message(bulletin_id: int, to: str) -> None:
+def send_test_message(bulletin_id: int, to: str) -> Outcome:
     bulletin = Bulletin.objects.select_related("mailing_list").get(pk=bulletin_id)
     contact = (
         Contact.objects.active()
@@ -458,9 +458,13 @@ def send_test_message(bulletin_id: int, to: str) -> None:
         .first()
     )
     recipient = Recipient.of_contact(contact) if contact else Recipient(email=to)
-    message = Composer(bulletin).message(recipient)
-    message.subject = _("【テスト送信】") + message.subject
-    message.send()
+    # The same builder and the same transport as the real send, marked 【テスト送信】.
+    transport = open_transport()
+    try:
+        (outcome,) = transport.send(Composer(bulletin, test=True), [recipient])
+    finally:
+        transport.close()
+    return outcome
 
 
 # --- bulletins: starting, scheduling, pausing ----------------------------------------------
