@@ -127,8 +127,32 @@ class Recipient:
 GROUP_ADDRESS = "ご担当者各位"
 
 
+# Line breaks and other control characters: never in a header, and in a name or a subject
+# only ever by mistake (a paste, an old import). Spaces, full-width spaces included, are kept.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+LINE_BREAK_RE = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
 def _one_line(value: str) -> str:
-    return " ".join(value.split())
+    return CONTROL_RE.sub(" ", value).strip(" ")
+
+
+def refuse_line_breaks(value: str, *, field: str, label: str) -> None:
+    """The one input rule for text that goes into a mail header (a bulletin's subject, a
+    list's name and subject prefix): a line break is refused with a message naming the field.
+    Raises ValidationError({field: …})."""
+    from django.core.exceptions import ValidationError
+
+    if LINE_BREAK_RE.search(value):
+        raise ValidationError(
+            {
+                field: ValidationError(
+                    _("%(label)sに改行は使えません（メールの見出しになるため）。")
+                    % {"label": label},
+                    code="line_break",
+                )
+            }
+        )
 
 
 def address_line(recipient: Recipient) -> str:
@@ -312,7 +336,7 @@ def encode_address_header(name: str, display: str, addr: str) -> bytes:
     display = _one_line(display)
     if not display:
         return f"{name}: {addr}\r\n".encode("ascii")
-    if display.isascii():
+    if display.isascii() and "=?" not in display:
         return encode_text_header_object(name, Address(display_name=display, addr_spec=addr))
     word = "=?utf-8?b?" + base64.b64encode(display.encode("utf-8")).decode("ascii") + "?="
     if len(name) + 2 + len(word) > MAX_LINE:
@@ -390,6 +414,10 @@ class Built:
     # Decoded, in the order they are written; the per-recipient ones are To, Subject,
     # Message-ID and List-Unsubscribe.
     headers: dict[str, str]
+
+
+def _html_values(values: dict[str, str]) -> dict[str, str]:
+    return {k: html.escape(v).replace("\n", "<br>") for k, v in values.items()}
 
 
 class PrebuiltEmail(EmailMultiAlternatives):
@@ -482,9 +510,17 @@ class Composer:
         }
         self._subject_is_fixed = "{{" not in self.subject
         self._boundary = f"=_renkei_{uuid.uuid4().hex}"
-        self._head: bytes | None = None
+        self._head: tuple[bytes, bytes] | None = None
         self._subject_line: bytes | None = None
         self._tokens: dict[str, str] = {}
+        # Per-recipient headers as templates: the settings are read once per bulletin.
+        self._message_id = message_id_for(0, bulletin.pk).replace("delivery-0@", "delivery-%d@")
+        mark = "RENKEITOKEN"
+        self._list_unsubscribe = (
+            f"<{unsubscribe_url('A' * 22)}>, <{unsubscribe_mailto(mark)}>".replace(
+                "A" * 22, "{token}"
+            ).replace(mark, "{token}")
+        )
 
     # -- values and headers, as text
 
@@ -535,11 +571,9 @@ class Composer:
         token = values["_token"]
         headers = {}
         if recipient.delivery_id is not None:
-            headers["Message-ID"] = message_id_for(recipient.delivery_id, self.bulletin.pk)
+            headers["Message-ID"] = self._message_id % recipient.delivery_id
         if token:
-            headers["List-Unsubscribe"] = (
-                f"<{unsubscribe_url(token)}>, <{unsubscribe_mailto(token)}>"
-            )
+            headers["List-Unsubscribe"] = self._list_unsubscribe.format(token=token)
         return headers
 
     def subject_for(self, values: dict[str, str]) -> str:
@@ -549,7 +583,6 @@ class Composer:
 
     def build(self, recipient: Recipient) -> Built:
         values = self.values(recipient)
-        html_values = {k: html.escape(v).replace("\n", "<br>") for k, v in values.items()}
         subject = self.subject_for(values)
         to_display = display_name(recipient)
         to = format_address(to_display, recipient.email)
@@ -565,7 +598,7 @@ class Composer:
             values=values,
             subject=subject,
             text=substitute(self.text, values),
-            html=substitute(self.html, html_values) if self.html else "",
+            html=substitute(self.html, _html_values(values)) if self.html else "",
             to_display=to_display,
             headers=headers,
         )
@@ -578,12 +611,12 @@ class Composer:
 
     # -- bytes (SMTP, and the MIME form of every other message)
 
-    def _fixed_head(self) -> bytes:
-        """The header lines that are the same for every recipient, encoded once."""
+    def _fixed_head(self) -> tuple[bytes, bytes]:
+        """The header lines that are the same for every recipient, encoded once: From, and
+        what follows the per-recipient lines."""
         if self._head is None:
-            lines = [
-                encode_address_header("From", self.from_display, self.from_address),
-            ]
+            from_line = encode_address_header("From", self.from_display, self.from_address)
+            lines = []
             if self.reply_to:
                 lines.append(encode_text_header("Reply-To", ", ".join(self.reply_to)))
             lines += [
@@ -599,7 +632,7 @@ class Composer:
                     + self._boundary.encode("ascii")
                     + b'"\r\n'
                 )
-            self._head = b"".join(lines)
+            self._head = (from_line, b"".join(lines))
         return self._head
 
     def as_bytes(self, recipient: Recipient, built: Built | None = None) -> bytes:
@@ -612,7 +645,8 @@ class Composer:
             subject_line = self._subject_line
         else:
             subject_line = encode_text_header("Subject", built.subject)
-        lines = [_date_line(), self._fixed_head()]
+        from_line, rest = self._fixed_head()
+        lines = [_date_line(), from_line]
         if recipient.email:
             lines.append(encode_address_header("To", built.to_display, recipient.email))
         lines.append(subject_line)
@@ -623,6 +657,7 @@ class Composer:
                 if name == "List-Unsubscribe" and len(value) + 18 > LINE:
                     value = value.replace(">, <", ">,\r\n <")
                 lines.append(f"{name}: {value}\r\n".encode("ascii"))
+        lines.append(rest)
         text_part = b'Content-Type: text/plain; charset="utf-8"\r\n'
         text_part += b"Content-Transfer-Encoding: base64\r\n\r\n" + _b64_lines(
             _canonical(built.text)

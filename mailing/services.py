@@ -77,6 +77,7 @@ from association.privacy import address_hash, address_hashes
 from association.services import audit, normalise_email
 
 from . import audience
+from .builder import refuse_line_breaks
 from .models import (
     Bulletin,
     Delivery,
@@ -389,6 +390,10 @@ def save_bulletin(
             validate_placeholders(value)
         except ValidationError as exc:
             errors[name] = [exc]
+    try:
+        refuse_line_breaks(subject, field="subject", label=_("件名"))
+    except ValidationError as exc:
+        errors.setdefault("subject", []).extend(exc.error_dict["subject"])
     if errors:
         raise ValidationError(errors)
     if bulletin is None:
