@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -177,9 +178,15 @@ def display_name(recipient: Recipient) -> str:
     return f"{organisation} 御中" if organisation else ""
 
 
-def message_id_for(delivery_id: int, bulletin_id: int) -> str:
-    """Stable across retries, so a receiver can drop a resent copy, and traceable to the row."""
-    return f"<bulletin-{bulletin_id}.delivery-{delivery_id}@{message_id_domain()}>"
+def message_id_for(delivery_id: int, bulletin_id: int, domain: str = "") -> str:
+    """Stable across retries, so a receiver can drop a resent copy, and unguessable: 128 bits
+    keyed by SECRET_KEY, so that it tells nobody how many were sent or which row is whose, and
+    no one can name another recipient's message to a webhook."""
+    digest = salted_hmac(
+        "mailing.message-id", f"{bulletin_id}.{delivery_id}", algorithm="sha256"
+    ).digest()
+    token = base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+    return f"<{token}@{domain or message_id_domain()}>"
 
 
 def message_id_domain() -> str:
@@ -188,17 +195,6 @@ def message_id_domain() -> str:
         return str(configured)
     _name, address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)
     return address.rpartition("@")[2] or "renkei.invalid"
-
-
-def delivery_id_from_message_id(message_id: str) -> int | None:
-    value = message_id.strip().strip("<>")
-    head, _sep, _domain = value.partition("@")
-    if not head.startswith("bulletin-") or ".delivery-" not in head:
-        return None
-    try:
-        return int(head.rpartition(".delivery-")[2])
-    except ValueError:
-        return None
 
 
 # --- header encoding ----------------------------------------------------------------------
@@ -513,8 +509,8 @@ class Composer:
         self._head: tuple[bytes, bytes] | None = None
         self._subject_line: bytes | None = None
         self._tokens: dict[str, str] = {}
-        # Per-recipient headers as templates: the settings are read once per bulletin.
-        self._message_id = message_id_for(0, bulletin.pk).replace("delivery-0@", "delivery-%d@")
+        # Per-recipient headers from what is read once per bulletin.
+        self._message_id_domain = message_id_domain()
         mark = "RENKEITOKEN"
         self._list_unsubscribe = (
             f"<{unsubscribe_url('A' * 22)}>, <{unsubscribe_mailto(mark)}>".replace(
@@ -571,10 +567,15 @@ class Composer:
         token = values["_token"]
         headers = {}
         if recipient.delivery_id is not None:
-            headers["Message-ID"] = self._message_id % recipient.delivery_id
+            headers["Message-ID"] = self.message_id(recipient)
         if token:
             headers["List-Unsubscribe"] = self._list_unsubscribe.format(token=token)
         return headers
+
+    def message_id(self, recipient: Recipient) -> str:
+        if recipient.delivery_id is None:
+            return ""
+        return message_id_for(recipient.delivery_id, self.bulletin.pk, self._message_id_domain)
 
     def subject_for(self, values: dict[str, str]) -> str:
         if self._subject_is_fixed:
@@ -771,6 +772,5 @@ __all__: Sequence[str] = (
     "Recipient",
     "Rendered",
     "address_line",
-    "delivery_id_from_message_id",
     "message_id_for",
 )

@@ -8,7 +8,7 @@ import mailing.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailing", "0005_suppression_keyed_by_address_hash"),
+        ("mailing", "0007_merge_tally_senders_events"),
     ]
 
     operations = [
