@@ -61,7 +61,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
-from .rendering import compile_body, substitute
+from .rendering import URL_SUFFIX, compile_body, substitute, url_value
 from .tokens import preferences_url, unsubscribe_mailto, unsubscribe_url
 
 if TYPE_CHECKING:
@@ -413,7 +413,9 @@ class Built:
 
 
 def _html_values(values: dict[str, str]) -> dict[str, str]:
-    return {k: html.escape(v).replace("\n", "<br>") for k, v in values.items()}
+    escaped = {k: html.escape(v).replace("\n", "<br>") for k, v in values.items()}
+    # Inside a URL (href and link text) a value goes percent-encoded from its own text.
+    return escaped | {k + URL_SUFFIX: url_value(v) for k, v in values.items()}
 
 
 class PrebuiltEmail(EmailMultiAlternatives):
@@ -713,6 +715,9 @@ class Composer:
         fields get their own escaped values (`x_h`)."""
         text_fields = {k: api.text_field % v for k, v in MERGE_KEYS.items()}
         html_fields = {k: api.html_field % v for k, v in MERGE_KEYS.items()}
+        # A placeholder inside a URL: its own field, percent-encoded (`x_u`, `x_u_h`).
+        text_fields |= {k + URL_SUFFIX: api.text_field % (v + "_u") for k, v in MERGE_KEYS.items()}
+        html_fields |= {k + URL_SUFFIX: api.html_field % (v + "_u") for k, v in MERGE_KEYS.items()}
         subject_fields = {k: api.text_field % (v + "_s") for k, v in MERGE_KEYS.items()}
         return (
             substitute(self.subject, subject_fields),
@@ -726,6 +731,7 @@ class Composer:
             data[name + "_h"] = html.escape(values[key]).replace("\n", "<br>")
             # The subject's fields take one-line values (as subject_for() does).
             data[name + "_s"] = _one_line(values[key])
+            data[name + "_u"] = data[name + "_u_h"] = url_value(values[key])
         return data
 
     def batch_headers(self) -> dict[str, str]:
