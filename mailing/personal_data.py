@@ -13,9 +13,11 @@ from .emails import suppression_reference
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
+    Sender,
     Subscription,
     Suppression,
 )
@@ -44,6 +46,7 @@ privacy.personal(
 privacy.no_personal_data(
     Delivery, "organisation", "claim_token", "message_id", "provider_message_id"
 )
+privacy.no_personal_data(DeliveryTally, "status")  # counts per bulletin and status only
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
@@ -84,3 +87,5 @@ privacy.no_personal_data(Subscription)
 privacy.no_personal_data(MailingList)
 privacy.no_personal_data(Bulletin)
 privacy.no_personal_data(Document)
+# Which worker process is sending which bulletin: machine names and process ids.
+privacy.no_personal_data(Sender)
