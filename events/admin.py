@@ -14,6 +14,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from association.admin_lists import CappedPaginator
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
 
@@ -353,6 +354,8 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     ]
     actions = ["mark_attended", "mark_absent", "export_csv", "export_xlsx"]
     list_per_page = 200
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
