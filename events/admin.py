@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from association.admin_dates import NendoFilter
+from association.admin_lists import CappedPaginator
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
 from association.search import FoldedSearchMixin
@@ -354,6 +355,8 @@ class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAd
     ]
     actions = ["mark_attended", "mark_absent", "export_csv", "export_xlsx"]
     list_per_page = 200
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
