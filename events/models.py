@@ -12,29 +12,35 @@ from django.utils.translation import gettext_lazy as _
 from association.models import Block, Contact, Member, User
 from association.nendo import nendo_label, wareki
 
-from . import seats
 from .workdays import working_days_before
 
 
 class TrainingQuerySet(models.QuerySet["Training"]):
     def listed(self) -> TrainingQuerySet:
-        """What the portal shows: published or closed for registration, not over yet."""
+        """What the portal shows: published, closed for registration or called off (so that
+        members see 中止 rather than a training that vanished), not over yet."""
         return self.filter(
-            status__in=[Training.Status.PUBLISHED, Training.Status.CLOSED],
+            status__in=[
+                Training.Status.PUBLISHED,
+                Training.Status.CLOSED,
+                Training.Status.CANCELLED,
+            ],
             ends_at__gte=timezone.now(),
         )
 
     def for_member(self, member: Member) -> TrainingQuerySet:
-        """National trainings, and block trainings that MEMBER's block (or anyone) may join;
-        for a non-member (guest) municipality, only trainings open to non-members."""
-        now = timezone.now()
+        """National trainings, and block trainings that MEMBER's block (or anyone) may join or
+        will be able to join; for a non-member (guest) municipality, only trainings open to
+        non-members."""
         if member.status == Member.Status.GUEST:
             return self.filter(audience=Training.Audience.OPEN)
+        # A block-first training is shown to other blocks before they may register, with the
+        # day they may (受付前（M月D日から）), rather than appearing out of nowhere.
         return self.filter(
             Q(kind=Training.Kind.NATIONAL)
             | Q(block_id=member.block.pk)
             | Q(audience__in=[Training.Audience.EVERYONE, Training.Audience.OPEN])
-            | Q(audience=Training.Audience.BLOCK_FIRST, others_from__lte=now)
+            | Q(audience=Training.Audience.BLOCK_FIRST, others_from__isnull=False)
         )
 
     def with_counts(self) -> TrainingQuerySet:
@@ -168,6 +174,10 @@ class Training(models.Model):
         if self.opens_at is not None and moment < self.opens_at:
             return False
         return moment < self.registration_closes_at
+
+    def is_over_at(self, moment: dt.datetime) -> bool:
+        """Ended (or marked finished): registrations are now the record of who came."""
+        return self.status == self.Status.FINISHED or self.ends_at <= moment
 
     def admits(self, member: Member, moment: dt.datetime) -> bool:
         """Whether MEMBER is in the audience at MOMENT."""
@@ -313,17 +323,15 @@ class Registration(models.Model):
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
 
-    # Set by the registration that just took its place, when the database counted it there.
-    known_place: int | None = None
-
     def waitlist_place(self) -> int | None:
-        """1 for the head of the waiting list."""
+        """1 for the head of the waiting list (rows are inserted under the training's lock, so
+        the id is the arrival order)."""
         if self.status != self.Status.WAITLISTED:
             return None
-        if self.known_place is not None:
-            return self.known_place
-        # Shown after every registration that waits; counted in SQL, as the seats are.
-        return seats.waitlist_place(self.training_id, self.pk)
+        ahead = Registration.objects.waitlisted().filter(
+            training_id=self.training_id, id__lt=self.pk
+        )
+        return ahead.count() + 1
 
 
 class Notice(models.Model):
