@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from association.models import Block, Contact, Member, User
 from association.nendo import nendo_label, wareki
 
+from . import seats
 from .workdays import working_days_before
 
 
@@ -124,6 +125,8 @@ class Training(models.Model):
     status = models.CharField(
         _("状態"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
+    # Grows with every change registrants are told of: the calendars' SEQUENCE (events/calendar.py).
+    revision = models.PositiveIntegerField(_("改版"), default=0, editable=False)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
@@ -299,6 +302,8 @@ class Registration(models.Model):
     attendance = models.CharField(
         _("出欠"), max_length=10, choices=Attendance.choices, default="", blank=True
     )
+    # Grows with every substitution or cancellation: part of the calendars' SEQUENCE.
+    sequence = models.PositiveIntegerField(_("改版"), default=0, editable=False)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -323,20 +328,21 @@ class Registration(models.Model):
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
 
+    # Set by the registration that just took its place, when the database counted it there.
+    known_place: int | None = None
+
     def waitlist_place(self) -> int | None:
-        """1 for the head of the waiting list (rows are inserted under the training's lock, so
-        the id is the arrival order)."""
+        """1 for the head of the waiting list."""
         if self.status != self.Status.WAITLISTED:
             return None
-        ahead = Registration.objects.waitlisted().filter(
-            training_id=self.training_id, id__lt=self.pk
-        )
-        return ahead.count() + 1
+        if self.known_place is not None:
+            return self.known_place
+        return seats.waitlist_place(self.training_id, self.pk)
 
 
 class Notice(models.Model):
     """One mail owed to one registrant. The row is created in the same transaction as the act
-    it reports; a task claims it (pending → sending) before sending, so it goes out once."""
+    it reports; a worker renders it once and queues it on the postbox, which sends it."""
 
     class Kind(models.TextChoices):
         CONFIRMED = "confirmed", _("参加確定")
@@ -350,10 +356,9 @@ class Notice(models.Model):
         MESSAGE = "message", _("事務局からの連絡")
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("未送信")
-        SENDING = "sending", _("送信中")
-        SENT = "sent", _("送信済み")
-        FAILED = "failed", _("失敗")
+        PENDING = "pending", _("作成待ち")
+        SENT = "sent", _("メール作成済み")  # queued on the postbox, which sends it
+        FAILED = "failed", _("作成できず")
 
     registration = models.ForeignKey(
         Registration, on_delete=models.CASCADE, related_name="notices", verbose_name=_("申込み")
@@ -369,9 +374,7 @@ class Notice(models.Model):
     subject = models.CharField(_("件名"), max_length=200, blank=True)
     body = models.TextField(_("本文"), blank=True)
     created_at = models.DateTimeField(_("作成日時"), default=timezone.now)
-    claimed_at = models.DateTimeField(_("送信開始"), null=True, blank=True)
-    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
+    sent_at = models.DateTimeField(_("メール作成日時"), null=True, blank=True)
     error = models.CharField(_("エラー"), max_length=300, blank=True)
 
     class Meta:

@@ -8,18 +8,11 @@ capacity and the per-member limit hold however many requests arrive at once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable
-from smtplib import SMTPException, SMTPRecipientsRefused
-from typing import Any
 
-from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
-from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import get_connection
-from django.db import connection, transaction
-from django.db.models import Count, F, Q, Value
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -28,21 +21,9 @@ from association.models import Contact, Member, User
 from association.nendo import nendo_of, wareki
 from association.services import audit
 
-from .locks import registration_turn
+from . import seats
 from .models import Notice, Registration, Training, TrainingSession
 from .tasks import promote_waiting_list_task, send_training_notices_task
-
-# A refused address will not be accepted later; anything else may pass on the next try.
-PERMANENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
-    SMTPRecipientsRefused,
-    AnymailRecipientsRefused,
-)
-TRANSIENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
-    SMTPException,
-    AnymailAPIError,
-    ConnectionError,
-    TimeoutError,
-)
 
 # Changing one of these tells every registrant.
 ESSENTIAL_FIELDS = ("starts_at", "ends_at", "venue_name", "venue_address", "online_url")
@@ -130,98 +111,9 @@ def _lock(training: Training) -> Training:
     )
 
 
-# --- the seat rule ---------------------------------------------------------------------------
-#
-# Written once, here, in the ORM; every act that gives a seat (registering, promotion, the
-# secretariat's moves) goes through has_room() and fill_seats() while it holds the training's
-# lock. It was also written in SQL (a PL/pgSQL function on PostgreSQL, a raw DB-API path on
-# SQLite) for speed; measured with bench/register.py in one run, both databases, 1,000
-# registrations at once, the ORM path keeps every floor of issue 10 (see the README's
-# benchmark figures), so the second copy went: speed beyond the floors never justifies one.
-
-
-class Seats:
-    """The confirmed seats of one training by member, read under the training's lock."""
-
-    def __init__(self, training: Training, confirmed: Counter[int], waiting: int) -> None:
-        self.training = training
-        self.confirmed = confirmed
-        self.waiting = waiting
-
-    @classmethod
-    def count(cls, training: Training, *, contact: Contact | None = None) -> tuple[Seats, bool]:
-        """The seats, and whether CONTACT already holds a seat or a place (one query)."""
-        confirmed: Counter[int] = Counter()
-        waiting = 0
-        registered = False
-        rows = (
-            Registration.objects.active()
-            .filter(training=training)
-            .values_list("member_id", "status")
-            .annotate(
-                n=Count("id"),
-                mine=Count("id", filter=Q(contact=contact)) if contact else Value(0),
-            )
-            .order_by()
-        )
-        for member_id, status, n, mine in rows:
-            registered = registered or mine > 0
-            if status == Registration.Status.CONFIRMED:
-                confirmed[member_id] += n
-            else:
-                waiting += n
-        return cls(training, confirmed, waiting), registered
-
-    @property
-    def free(self) -> int:
-        return self.training.capacity - sum(self.confirmed.values())
-
-    def has_room(self, member_id: int) -> bool:
-        """Capacity and the per-member limit: the whole rule for one more seat."""
-        return self.free > 0 and self.confirmed[member_id] < self.training.per_member_limit
-
-    def take(self, member_id: int) -> None:
-        self.confirmed[member_id] += 1
-
-    def give_back(self, member_id: int) -> None:
-        self.confirmed[member_id] -= 1
-
-
-def _fill_seats(seats: Seats, now: dt.datetime) -> list[Registration]:
-    """A free seat is owed to the waiting list first: give free seats to waiting people in
-    arrival order, skipping people whose member is at its limit and people no longer active.
-    The caller holds the training lock."""
-    promoted: list[Registration] = []
-    if seats.free <= 0 or not seats.waiting:
-        return promoted
-    waiting = Registration.objects.waitlisted().filter(
-        training=seats.training, contact__is_active=True
-    )
-    for registration in waiting:
-        if seats.free <= 0:
-            break
-        if not seats.has_room(registration.member_id):
-            continue
-        registration.status = Registration.Status.CONFIRMED
-        registration.confirmed_at = now
-        registration.save(update_fields=["status", "confirmed_at"])
-        seats.take(registration.member_id)
-        seats.waiting -= 1
-        _notify(registration, Notice.Kind.PROMOTED)
-        promoted.append(registration)
-    return promoted
-
-
-def _commit_asynchronously_if_configured() -> None:
-    """PostgreSQL, opt-in (EVENTS_REGISTRATION_ASYNC_COMMIT): this transaction's COMMIT does not
-    wait for the WAL flush, so the training's row lock is not held through it. Every rule holds;
-    a crash of the database server could lose the last fraction of a second of registrations."""
-    if settings.EVENTS_REGISTRATION_ASYNC_COMMIT and connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 # --- registrations ---------------------------------------------------------------------------
+#
+# The seat rule is written once, in SQL, in events/seats.py (why SQL: see its note).
 
 
 def register_for_training(
@@ -238,25 +130,34 @@ def register_for_training(
     _check_actor(actor, contact)
     _check_can_register(training, contact, now)
     by_id = by.pk if by is not None and by.is_authenticated else None
-    with registration_turn(), transaction.atomic():
-        training = _lock(training)  # Training.DoesNotExist when it is gone
-        _commit_asynchronously_if_configured()
-        _check_can_register(training, contact, now)  # it may have closed meanwhile
-        seats, registered = Seats.count(training, contact=contact)
-        if registered:
-            return Registration.objects.active().get(training=training, contact=contact)
-        _fill_seats(seats, now)
-        seat = seats.has_room(contact.member_id)
-        registration = Registration.objects.create(
-            training=training,
-            contact=contact,
-            member_id=contact.member_id,
-            status=Registration.Status.CONFIRMED if seat else Registration.Status.WAITLISTED,
-            registered_by_id=by_id,
-            created_at=now,
-            confirmed_at=now if seat else None,
-        )
-        _notify(registration, Notice.Kind.CONFIRMED if seat else Notice.Kind.WAITLISTED)
+    taken = seats.take_seat(
+        training_id=training.pk,
+        contact_id=contact.pk,
+        member_id=contact.member_id,
+        by_id=by_id,
+        now=now,
+    )
+    transaction.on_commit(wake_notice_sender)  # its notice, and any promotion's
+    if taken is None:
+        existing = Registration.objects.active().filter(training=training, contact=contact)
+        if registration := existing.first():
+            return registration
+        # Not published any more: the training changed since the checks above.
+        training = Training.objects.select_related("block").get(pk=training.pk)
+        _check_can_register(training, contact, now)
+        raise ValidationError(_("この研修会は現在申込みを受け付けていません。"), code="closed")
+    registration = Registration(
+        pk=taken[0],
+        training=training,
+        contact=contact,
+        member_id=contact.member_id,
+        status=taken[1],
+        registered_by_id=by_id,
+        created_at=now,
+        confirmed_at=now if taken[1] == Registration.Status.CONFIRMED else None,
+    )
+    registration._state.adding = False
+    registration.known_place = taken[2]
     return registration
 
 
@@ -282,7 +183,8 @@ def cancel_registration(
         was_confirmed = registration.is_confirmed
         registration.status = Registration.Status.CANCELLED
         registration.cancelled_at = now
-        registration.save(update_fields=["status", "cancelled_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "cancelled_at", "sequence"])
         _notify(registration, Notice.Kind.CANCELLED)
         if was_confirmed and training.status in (
             Training.Status.PUBLISHED,
@@ -308,7 +210,11 @@ def promote_waiting_list(
         training = _lock(training)
         if training.status not in (Training.Status.PUBLISHED, Training.Status.CLOSED):
             return []
-        return _fill_seats(Seats.count(training)[0], now)
+        promoted = seats.promote(training_id=training.pk, now=now)
+        if promoted:
+            transaction.on_commit(wake_notice_sender)
+        ids = [registration_id for registration_id, _contact in promoted]
+        return sorted(Registration.objects.filter(pk__in=ids), key=lambda r: ids.index(r.pk))
 
 
 def substitute_registration(
@@ -342,7 +248,8 @@ def substitute_registration(
             )
         registration.contact = contact
         registration.substituted_from = previous
-        registration.save(update_fields=["contact", "substituted_from"])
+        registration.sequence += 1
+        registration.save(update_fields=["contact", "substituted_from", "sequence"])
         _notify(registration, Notice.Kind.SUBSTITUTED)
         _notify(registration, Notice.Kind.SUBSTITUTED, contact=previous)
         audit(
@@ -381,6 +288,9 @@ def save_training(
                 training.status = before.status
                 training.save()
                 return call_off_training(training, by=by)
+        essential = [f for f in ESSENTIAL_FIELDS if f in changed]
+        if not is_new and essential:
+            training.revision = before.revision + 1
         training.save()
         if not is_new and (
             training.capacity > before.capacity
@@ -388,7 +298,6 @@ def save_training(
         ):
             # More room: the waiting list moves up.
             promote_waiting_list_task.delay_on_commit(training.pk)
-        essential = [f for f in ESSENTIAL_FIELDS if f in changed]
         if not is_new and essential and training.status != Training.Status.DRAFT:
             for registration in training.registrations.active().select_related("contact"):
                 _notify(registration, Notice.Kind.CHANGED, body=",".join(essential))
@@ -405,7 +314,8 @@ def call_off_training(training: Training, *, by: User | None = None, reason: str
         if training.status == Training.Status.CANCELLED:
             return training
         training.status = Training.Status.CANCELLED
-        training.save(update_fields=["status", "updated_at"])
+        training.revision += 1
+        training.save(update_fields=["status", "revision", "updated_at"])
         for registration in training.registrations.active().select_related("contact"):
             _notify(registration, Notice.Kind.CALLED_OFF, body=reason)
         audit(by, "training_called_off", training, f"研修会「{training.title}」を中止")
@@ -542,86 +452,60 @@ def close_due_trainings(*, now: dt.datetime | None = None) -> int:
     return changed
 
 
-# --- sending the mail that is owed ------------------------------------------------------------
+# --- handing the mail that is owed to the postbox ---------------------------------------------
+#
+# The act writes a Notice row (cheap, inside its transaction, under the training's lock where
+# it takes a seat); a worker renders it and queues it on the postbox (mail to one person: one
+# message, retried, shown to the secretariat when it fails). Sending is the postbox's alone.
 
 SENDER_FLAG = "events:notice-sender-queued"
-STALE_CLAIM = dt.timedelta(minutes=10)
-MAX_ATTEMPTS = 8
 
 
 def wake_notice_sender() -> None:
-    """Queue the sending task unless one is queued already and has not started yet.
-
-    One task per burst rather than one per notice: a hundred registrations in a second cost one
-    message on the broker. The task clears the flag before it looks for pending notices, so a
-    notice committed before this call is always seen by a task that starts after it."""
+    """Queue the task that hands notices to the postbox unless one is queued already and has
+    not started yet: one task per burst rather than one per notice. The task clears the flag
+    before it looks for pending notices, so a notice committed before this call is always seen
+    by a task that starts after it."""
     if cache.add(SENDER_FLAG, 1, timeout=60):
         send_training_notices_task.delay()
 
 
 def deliver_pending_notices(*, limit: int = 1000) -> int:
-    """Send pending notices oldest first, each claimed before it is sent, over one connection.
-    Safe to run in several workers at once. Stops at the first transient error; the next run
-    (woken by the next notice or by beat) tries again."""
+    """Hand pending notices to the postbox, oldest first, each once. Safe to run in several
+    workers at once."""
     cache.delete(SENDER_FLAG)
-    now = timezone.now()
-    Notice.objects.filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
-        status=Notice.Status.PENDING
-    )
     pending = list(
         Notice.objects.filter(status=Notice.Status.PENDING)
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
-    if not pending:
-        return 0
-    mail = get_connection()
-    try:
-        mail.open()
-    except TRANSIENT_MAIL_ERRORS:
-        return 0
-    sent = 0
-    try:
-        for notice_id in pending:
-            try:
-                sent += deliver_notice(notice_id, connection=mail)
-            except TRANSIENT_MAIL_ERRORS:
-                break
-    finally:
-        mail.close()
-    return sent
+    return sum(deliver_notice(notice_id) for notice_id in pending)
 
 
-def deliver_notice(notice_id: int, *, connection: Any = None) -> bool:
-    """Send one notice, once. False when it was already sent or is being sent elsewhere."""
+def deliver_notice(notice_id: int) -> bool:
+    """Render one notice and queue it on the postbox, in one transaction, once. False when it
+    was handed over already (or elsewhere meanwhile), or could not make a message."""
     from . import emails
 
-    claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
-        status=Notice.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return False
-    notice = Notice.objects.select_related(
-        "contact__member__local_government__prefecture",
-        "registration__training__block",
-        "registration__contact",
-        "registration__member",
-        "registration__substituted_from",
-    ).get(pk=notice_id)
-    try:
-        emails.send_notice(notice, connection=connection)
-    except PERMANENT_MAIL_ERRORS as exc:
-        Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.FAILED, error=str(exc)[:300]
+    with transaction.atomic():
+        # A second worker's UPDATE waits for this transaction and then finds the row taken.
+        claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
+            status=Notice.Status.SENT, sent_at=timezone.now()
         )
-        return False
-    except TRANSIENT_MAIL_ERRORS as exc:
-        retry = notice.attempts < MAX_ATTEMPTS
-        Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.PENDING if retry else Notice.Status.FAILED, error=str(exc)[:300]
-        )
-        raise
-    Notice.objects.filter(pk=notice_id).update(
-        status=Notice.Status.SENT, sent_at=timezone.now(), error=""
-    )
+        if not claimed:
+            return False
+        notice = Notice.objects.select_related(
+            "contact__member__local_government__prefecture",
+            "registration__training__block",
+            "registration__contact",
+            "registration__member__local_government",
+        ).get(pk=notice_id)
+        try:
+            with transaction.atomic():
+                emails.queue_notice(notice)
+        except ValidationError as exc:  # an address the postbox would not send to
+            Notice.objects.filter(pk=notice_id).update(
+                status=Notice.Status.FAILED, error=" ".join(exc.messages)[:300]
+            )
+            return False
     return True

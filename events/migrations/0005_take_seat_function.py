@@ -1,8 +1,8 @@
-"""PostgreSQL: the function that took a seat in one call, as it was installed.
+"""PostgreSQL: the function that takes a seat in one call, as this migration first installed it.
 
-The body is frozen here as text (a migration never imports app code, so it installs the same
-thing whenever it runs). Migration 0007 drops it again: the seat rule is now written once, in
-events/services.py."""
+Its body is frozen here as text: a migration never imports app code, so it installs the same
+thing whenever it runs. Migration 0008 replaces it with the function events/seats.py builds
+today."""
 
 from django.db import migrations
 
