@@ -4,7 +4,8 @@ The rule: a seat needs room in the training (confirmed < capacity) and in the me
 (confirmed of that member < per-member limit); a free seat is owed first to the earliest
 waiting person (still active) who has room; registering someone who holds a seat or a place
 writes nothing. ROOM, NEXT_WAITING, PROMOTE_NEXT and TAKE_SEAT below are the only places it is
-written. Every act that gives seats runs them while it holds the training's lock:
+written (with CAPACITY_ROOM, the part the secretariat's out-of-turn seat keeps). Every act that
+gives seats runs them while it holds the training's lock:
 
 - registering: on PostgreSQL one call of the function events_take_seat (built from these
   statements by take_seat_function(), installed by a migration that holds its text frozen; a
@@ -38,13 +39,17 @@ from .locks import registration_turn
 # PL/pgSQL arguments for the function and into :name for sqlite3.
 
 
-def room(member: str) -> str:
-    """SQL that is true when the training has a free seat and MEMBER (an SQL expression) is
-    under its limit. Counted afresh in every statement: only confirmed seats count."""
-    return f"""(
+CAPACITY_ROOM = """(
     (SELECT COUNT(*) FROM events_registration AS seat
       WHERE seat.training_id = %(training)s AND seat.status = 'confirmed')
     < (SELECT capacity FROM events_training WHERE id = %(training)s)
+)"""
+
+
+def room(member: str) -> str:
+    """SQL that is true when the training has a free seat and MEMBER (an SQL expression) is
+    under its limit. Counted afresh in every statement: only confirmed seats count."""
+    return f"""({CAPACITY_ROOM}
     AND (SELECT COUNT(*) FROM events_registration AS seat
           WHERE seat.training_id = %(training)s AND seat.status = 'confirmed'
             AND seat.member_id = {member})
@@ -253,6 +258,32 @@ def promote(*, training_id: int, now: dt.datetime) -> list[tuple[int, int]]:
                 return promoted
             promoted.append((row[0], row[1]))
             cursor.execute(INSERT_NOTICE, _notice(params, row[0], row[1], PROMOTED))
+
+
+# The secretariat's decision (with a reason, audited by the caller): a waiting person gets a
+# seat out of turn or beyond the member's limit, never beyond the training's capacity.
+CONFIRM_OUT_OF_TURN = f"""
+UPDATE events_registration SET status = 'confirmed', confirmed_at = %(now)s
+ WHERE id = %(registration)s AND training_id = %(training)s AND status = 'waitlisted'
+   AND {CAPACITY_ROOM}
+RETURNING id, contact_id"""
+
+
+def confirm_out_of_turn(*, training_id: int, registration_id: int, now: dt.datetime) -> bool:
+    """Inside the caller's transaction, which holds the training's lock; False when the
+    training is full (or the registration is not waiting)."""
+    params = {
+        "training": training_id,
+        "registration": registration_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CONFIRM_OUT_OF_TURN, params)
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        cursor.execute(INSERT_NOTICE, _notice(params, row[0], row[1], PROMOTED))
+    return True
 
 
 def waitlist_place(training_id: int, registration_id: int) -> int:

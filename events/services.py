@@ -265,6 +265,60 @@ def substitute_registration(
 # --- the secretariat -------------------------------------------------------------------------
 
 
+def register_on_behalf(training: Training, *, contact: Contact, by: User | None) -> Registration:
+    """代理申込み: the secretariat registers a contact of an eligible member, by the same rules
+    and with the same mail as the portal; audited."""
+    with transaction.atomic():
+        registration = register_for_training(training, contact=contact, by=by)
+        audit(
+            by,
+            "registration_on_behalf",
+            registration,
+            f"{training.title}: {{contact}}（{contact.member}）を事務局が代理申込み"
+            f"（{registration.get_status_display()}）",
+            people={"contact": contact},
+        )
+    return registration
+
+
+def confirm_out_of_turn(
+    registration: Registration, *, reason: str, by: User | None, now: dt.datetime | None = None
+) -> Registration:
+    """The secretariat gives a waiting person a seat out of turn or beyond the member's limit
+    (never beyond the capacity), with a reason; the person is told as a promotion; audited."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(_("理由を入力してください。"), code="reason")
+    now = now or timezone.now()
+    with transaction.atomic():
+        training = _lock(registration.training)
+        registration = Registration.objects.select_related("contact", "member").get(
+            pk=registration.pk
+        )
+        if registration.status != Registration.Status.WAITLISTED:
+            raise ValidationError(
+                _("キャンセル待ちの申込みだけを参加確定にできます。"), code="status"
+            )
+        if not seats.confirm_out_of_turn(
+            training_id=training.pk, registration_id=registration.pk, now=now
+        ):
+            raise ValidationError(
+                _("定員に空きがありません。定員を増やしてから参加確定にしてください。"),
+                code="full",
+            )
+        transaction.on_commit(wake_notice_sender)
+        audit(
+            by,
+            "registration_confirmed_out_of_turn",
+            registration,
+            f"{training.title}: {{contact}}（{registration.member}）をキャンセル待ちから参加確定に",
+            people={"contact": registration.contact},
+            reason=reason[:200],
+        )
+    registration.refresh_from_db()
+    return registration
+
+
 def save_training(
     training: Training, *, changed: Iterable[str] = (), by: User | None = None
 ) -> Training:

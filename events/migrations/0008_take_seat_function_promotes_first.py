@@ -27,10 +27,11 @@ BEGIN
 SELECT waiting.id FROM events_registration AS waiting
   JOIN association_contact AS person ON person.id = waiting.contact_id
  WHERE waiting.training_id = p_training AND waiting.status = 'waitlisted'
-   AND person.is_active AND (
+   AND person.is_active AND ((
     (SELECT COUNT(*) FROM events_registration AS seat
       WHERE seat.training_id = p_training AND seat.status = 'confirmed')
     < (SELECT capacity FROM events_training WHERE id = p_training)
+)
     AND (SELECT COUNT(*) FROM events_registration AS seat
           WHERE seat.training_id = p_training AND seat.status = 'confirmed'
             AND seat.member_id = waiting.member_id)
@@ -51,20 +52,22 @@ VALUES (v_id, v_contact, v_kind, 'pending', '', '', p_now, NULL, '');
 )
 SELECT
     p_training, p_contact, p_member,
-    CASE WHEN (
+    CASE WHEN ((
     (SELECT COUNT(*) FROM events_registration AS seat
       WHERE seat.training_id = p_training AND seat.status = 'confirmed')
     < (SELECT capacity FROM events_training WHERE id = p_training)
+)
     AND (SELECT COUNT(*) FROM events_registration AS seat
           WHERE seat.training_id = p_training AND seat.status = 'confirmed'
             AND seat.member_id = p_member)
     < (SELECT per_member_limit FROM events_training WHERE id = p_training)
 ) THEN 'confirmed' ELSE 'waitlisted' END,
     p_by, p_now,
-    CASE WHEN (
+    CASE WHEN ((
     (SELECT COUNT(*) FROM events_registration AS seat
       WHERE seat.training_id = p_training AND seat.status = 'confirmed')
     < (SELECT capacity FROM events_training WHERE id = p_training)
+)
     AND (SELECT COUNT(*) FROM events_registration AS seat
           WHERE seat.training_id = p_training AND seat.status = 'confirmed'
             AND seat.member_id = p_member)
