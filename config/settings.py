@@ -480,7 +480,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
-# events/seats.py). Off by default: a confirmation mail is sent once the registration has
+# events/services.py). Off by default: a confirmation mail is sent once the registration has
 # committed, so a commit a server crash could still lose would mail a seat that is not there.
 EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "False")
 
