@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from events import services
 from events.models import Notice, Registration
-from postbox.models import OutgoingMail
 from events.tasks import send_training_reminders_task
+from postbox.models import OutgoingMail
 from tests.workers import WorkerProcess, purge_queues
 
 pytestmark = pytest.mark.django_db(transaction=True)
