@@ -8,6 +8,7 @@ capacity and the per-member limit hold however many requests arrive at once."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,7 +25,7 @@ from association.nendo import nendo_of, wareki
 from association.services import audit
 
 from . import seats
-from .models import Notice, Registration, Training, TrainingSession
+from .models import CalendarFeed, Notice, Registration, Training, TrainingSession
 from .tasks import promote_waiting_list_task, send_training_notices_task
 
 # Changing one of these tells every registrant.
@@ -262,6 +263,37 @@ def substitute_registration(
             people={"old": previous, "new": contact},
         )
     return registration
+
+
+# --- the member's calendar feed ---------------------------------------------------------------
+
+
+def issue_calendar_feed(member: Member, *, actor: Contact, by: User | None = None) -> CalendarFeed:
+    """A new secret feed URL for MEMBER; the one before it stops working. Coordinators only."""
+    if actor.member_id != member.pk or not actor.is_active or not actor.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    with transaction.atomic():
+        now = timezone.now()
+        member.calendar_feeds.filter(revoked_at__isnull=True).update(revoked_at=now)
+        feed = CalendarFeed.objects.create(member=member, token=secrets.token_urlsafe(32))
+        audit(
+            by,
+            "calendar_feed_issued",
+            feed,
+            f"{member.name}: カレンダー配信URLを発行（以前のURLは無効）",
+        )
+    return feed
+
+
+def revoke_calendar_feeds(member: Member, *, actor: Contact, by: User | None = None) -> int:
+    if actor.member_id != member.pk or not actor.is_active or not actor.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    with transaction.atomic():
+        count = member.calendar_feeds.filter(revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        audit(by, "calendar_feed_revoked", member, f"{member.name}: カレンダー配信URLを無効化")
+    return count
 
 
 # --- the secretariat -------------------------------------------------------------------------

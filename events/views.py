@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,9 +19,9 @@ from association import services as registry
 from association.models import Contact, Member, User
 
 from . import services
-from .calendar import registration_ics
+from .calendar import member_feed, registration_ics
 from .forms import ColleagueForm
-from .models import Registration, Training
+from .models import CalendarFeed, Registration, Training
 from .portal import member_trainings, training_rows
 
 
@@ -192,4 +193,36 @@ def ics(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="training-{registration.training_id}.ics"'
     )
+    return response
+
+
+@login_required
+def calendar_feed(request: HttpRequest, code: str) -> HttpResponse:
+    """The member's calendar feed URL: shown to coordinators, issued anew (the old one stops
+    working) or revoked."""
+    me = registry.require_coordinator(_user(request), code)
+    member = me.member
+    if request.method == "POST":
+        if request.POST.get("act") == "revoke":
+            services.revoke_calendar_feeds(member, actor=me, by=_user(request))
+            messages.success(request, _("カレンダー配信URLを無効にしました。"))
+        else:
+            services.issue_calendar_feed(member, actor=me, by=_user(request))
+            messages.success(
+                request, _("新しいカレンダー配信URLを発行しました。以前のURLは使えなくなりました。")
+            )
+        return redirect("events:calendar_feed", code=code)
+    feed = member.calendar_feeds.filter(revoked_at__isnull=True).first()
+    url = request.build_absolute_uri(reverse("events:feed", args=[feed.token])) if feed else ""
+    return render(request, "events/calendar_feed.html", {"member": member, "me": me, "url": url})
+
+
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    """No login (calendar apps cannot): the secret URL is the key; a revoked one is 404."""
+    found = CalendarFeed.objects.filter(token=token, revoked_at__isnull=True).first()
+    if found is None:
+        raise Http404
+    response = HttpResponse(member_feed(found.member_id), content_type="text/calendar")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
     return response
