@@ -8,6 +8,7 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -20,7 +21,7 @@ from association.models import Contact, Member, User
 
 from . import services
 from .calendar import member_feed, registration_ics
-from .forms import ColleagueForm
+from .forms import ColleagueForm, RegisterColleaguesForm
 from .models import CalendarFeed, Registration, Training
 from .portal import member_trainings, training_rows
 
@@ -83,10 +84,8 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         "training": training,
         "row": row,
         "sessions": training.sessions.all(),
-        "form": ColleagueForm(colleagues=colleagues),
-        "can_register": row.is_open
-        and row.admitted
-        and (colleagues.exists() if me.is_coordinator else not own),
+        "form": RegisterColleaguesForm(colleagues=colleagues),
+        "can_register": row.is_open and row.admitted and (me.is_coordinator or not own),
         "show_online_url": any(
             r.registration.is_confirmed and r.registration.contact_id == me.pk
             for r in row.registrations
@@ -96,25 +95,38 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 
 def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
-    """Register oneself, or, as coordinator, the colleague chosen in the form."""
+    """Register oneself, or, as coordinator, the colleagues ticked in the form and a new
+    colleague entered there: all of them or, if any is refused, none."""
     member = me.member
     training = get_object_or_404(Training, pk=pk)
     if training.status == Training.Status.DRAFT:
         raise Http404
-    contact = me
-    if me.is_coordinator and request.POST.get("contact"):
-        form = ColleagueForm(request.POST, colleagues=_colleagues(member, training))
-        if not form.is_valid():
-            messages.error(request, _("申し込む方を一覧から選んでください。"))
-            return redirect("events:detail", code=member.local_government_id, pk=pk)
-        contact = form.cleaned_data["contact"]
-    try:
-        registration = services.register_for_training(
-            training, contact=contact, actor=me, by=_user(request)
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _refusal(exc))
+    back = redirect("events:detail", code=member.local_government_id, pk=pk)
+    if not me.is_coordinator:
+        chosen: list[Contact] = [me]
+        new_values = None
     else:
+        form = RegisterColleaguesForm(request.POST, colleagues=_colleagues(member, training))
+        if not form.is_valid():
+            for error in [e for errors in form.errors.values() for e in errors]:
+                messages.error(request, str(error))
+            return back
+        chosen = list(form.cleaned_data["contact"])
+        new_values = form.new_colleague()
+    done = []
+    try:
+        with transaction.atomic():
+            if new_values is not None:
+                chosen.append(registry.add_contact(member, by=_user(request), **new_values))
+            for contact in chosen:
+                registration = services.register_for_training(
+                    training, contact=contact, actor=me, by=_user(request)
+                )
+                done.append((contact, registration))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _refusal(exc) + " " + _("申込みはしていません。"))
+        return back
+    for contact, registration in done:
         if registration.is_confirmed:
             text = _("%(name)s さんの参加が確定しました。確認メールをお送りしました。")
             place = None
@@ -125,7 +137,7 @@ def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
             )
             place = registration.waitlist_place()
         messages.success(request, text % {"name": contact.name, "place": place})
-    return redirect("events:detail", code=member.local_government_id, pk=pk)
+    return back
 
 
 def _registration(member: Member, pk: int) -> Registration:
