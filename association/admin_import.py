@@ -1,7 +1,7 @@
 """The admin's contact import and export. Import: upload, a dry-run preview, then a confirm step that imports
 exactly what was previewed.
 
-The uploaded file is kept under settings.VAR_DIR/contact-imports/ and named in a signed token
+The uploaded file is kept by association.import_previews and named in a signed token
 together with the preview's fingerprint and the user. The confirm step re-reads that same file
 and imports only if the plan is unchanged; if the registry moved meanwhile it shows the new
 preview instead. The ContactAdmin prepends import_urls(self) to its get_urls().
@@ -9,17 +9,14 @@ preview instead. The ContactAdmin prepends import_urls(self) to its get_urls().
 
 from __future__ import annotations
 
-import secrets
-import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -28,12 +25,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import exporting, importing, services
+from . import exporting, import_previews, importing, services
 from .models import Contact, User
 
 PERMISSIONS = ("association.view_contact", "association.add_contact", "association.change_contact")
 TOKEN_SALT = "association.contact-import"
-TOKEN_MAX_AGE = 60 * 60  # a preview is good for an hour
+TOKEN_MAX_AGE = import_previews.MAX_AGE_SECONDS  # then its file is gone (import_previews)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 
@@ -67,7 +64,7 @@ def import_urls(model_admin: admin.ModelAdmin[Contact]) -> list[URLPattern]:
         return confirm_view(request, model_admin)
 
     def export(request: HttpRequest) -> HttpResponse:
-        return export_view(request)
+        return export_view(request, model_admin)
 
     return [
         path("import/", wrap(upload), name="association_contact_import"),
@@ -84,24 +81,6 @@ def _check_permission(request: HttpRequest) -> User:
     if not request.user.has_perms(PERMISSIONS) or not isinstance(request.user, User):
         raise PermissionDenied
     return request.user
-
-
-def _store_dir() -> Path:
-    directory = Path(settings.VAR_DIR) / "contact-imports"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-def _store(data: bytes, suffix: str) -> str:
-    directory = _store_dir()
-    # Leftovers of previews nobody confirmed hold personal data: keep them no longer than needed.
-    cutoff = time.time() - TOKEN_MAX_AGE
-    for old in directory.iterdir():
-        if old.is_file() and old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    name = secrets.token_hex(16) + suffix
-    (directory / name).write_bytes(data)
-    return name
 
 
 def _render(
@@ -139,7 +118,7 @@ def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) ->
     plan = importing.import_contacts(data, filename=upload.name, dry_run=True)
     token = ""
     if not plan.errors and plan.has_changes:
-        stored = _store(data, Path(upload.name).suffix.lower())
+        stored = import_previews.store(data, Path(upload.name).suffix.lower())
         token = signing.dumps(
             {
                 "file": stored,
@@ -162,7 +141,7 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
     except signing.BadSignature:
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
         return start_over
-    stored = _store_dir() / Path(ticket["file"]).name
+    stored = import_previews.path_of(ticket["file"])
     if ticket.get("user") != user.pk or not stored.is_file():
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
         return start_over
@@ -195,13 +174,22 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def export_view(request: HttpRequest) -> HttpResponse:
-    """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all."""
+def export_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
+    """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all.
+    Any other parameter is the changelist's (search, filters): the file then holds exactly the
+    contacts the list on screen shows."""
     if not request.user.has_perm("association.view_contact"):
         raise PermissionDenied
-    include_inactive = request.GET.get("inactive") == "1"
-    contacts = exporting.export_queryset(include_inactive=include_inactive)
-    if request.GET.get("format") == "csv":
+    filters = request.GET.copy()
+    wanted = filters.pop("format", ["xlsx"])[-1]
+    include_inactive = filters.pop("inactive", [""])[-1] == "1"
+    contacts = exporting.export_queryset(include_inactive=include_inactive or bool(filters))
+    if filters:
+        # The changelist reads its parameters from request.GET: give it only its own.
+        cast(Any, request).GET = QueryDict(filters.urlencode())
+        shown = model_admin.get_changelist_instance(request).get_queryset(request)
+        contacts = contacts.filter(pk__in=shown.values("pk"))
+    if wanted == "csv":
         data, content_type, suffix = (
             exporting.export_csv(contacts),
             "text/csv; charset=utf-8",
@@ -216,6 +204,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
         format=suffix,
         rows=contacts.count(),
         inactive_included=include_inactive,
+        filters=filters.urlencode(),
     )
     response = HttpResponse(data, content_type=content_type)
     filename = _("担当者一覧_%(date)s.%(suffix)s") % {

@@ -14,8 +14,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from association.admin_dates import NendoFilter
+from association.admin_lists import CappedPaginator
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
+from association.search import FoldedSearchMixin
 
 from . import exports, services
 from .forms import CallOffForm, ColleagueForm, MailRegistrantsForm, OnBehalfForm, ReasonForm
@@ -60,7 +63,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "title",
         "kind",
         "block",
-        "nendo",
+        "nendo_display",
         "starts_at",
         "status",
         "capacity",
@@ -68,7 +71,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "waitlisted",
         "participants",
     ]
-    list_filter = ["status", "kind", "nendo", "block"]
+    list_filter = ["status", "kind", NendoFilter, "block"]
     search_fields = ["title", "venue_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["block"]
@@ -100,6 +103,10 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Training]:
         return super().get_queryset(request).with_counts()  # type: ignore[attr-defined]
+
+    @admin.display(description=_("年度"), ordering="nendo")
+    def nendo_display(self, obj: Training) -> str:
+        return obj.nendo_label
 
     @admin.display(description=_("確定"))
     def confirmed(self, obj: Training) -> int:
@@ -452,7 +459,7 @@ class BlockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     personal_display = ("contact_name",)
     list_display = [
         "contact_name",
@@ -471,12 +478,7 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         BlockFilter,
         "member__local_government__prefecture",
     ]
-    search_fields = [
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "member__local_government__name",
-    ]
+    search_fields = ["contact__search_text", "member__local_government__search_text"]
     list_select_related = [
         "training",
         "contact",
@@ -485,6 +487,8 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     ]
     actions = ["mark_attended", "mark_absent", "export_csv", "export_xlsx"]
     list_per_page = 200
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

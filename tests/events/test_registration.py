@@ -344,3 +344,18 @@ def tokyo_start():
     from .conftest import at
 
     return at(2026, 7, 10, 13, 30)
+
+
+def test_a_training_title_with_markup_characters_reads_as_typed_in_the_subject(
+    make_training, bob, outbox
+):
+    training = make_training(title="研修会 A&B <第2回> \"特別\" 'ライブ'")
+
+    services.register_for_training(training, contact=bob, actor=bob)
+    deliver_pending()
+
+    mail = outbox.to(bob.email)[0]
+    assert "研修会 A&B <第2回> \"特別\" 'ライブ'" in mail.subject
+    assert "&amp;" not in mail.subject and "&lt;" not in mail.subject
+    assert "研修会 A&B <第2回>" in mail.text
+    assert "A&amp;B &lt;第2回&gt;" in mail.html
