@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("association", "0004_audit_people_and_address_hash"),
-        ("events", "0008_take_seat_function_promotes_first"),
+        ("events", "0009_merge_seats_and_listing_index"),
     ]
 
     operations = [
