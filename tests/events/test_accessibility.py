@@ -56,3 +56,40 @@ def test_the_training_pages_have_no_wcag_aa_violations(
     found["substitute"] = violations(page)
 
     assert found == {k: [] for k in found}
+
+
+def _luminance(rgb: tuple[int, int, int]) -> float:
+    def channel(c: int) -> float:
+        s = c / 255
+        return s / 12.92 if s <= 0.03928 else ((s + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (channel(c) for c in rgb)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+    light, dark = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def rgb(css: str) -> tuple[int, int, int]:
+    r, g, b = (int(float(x)) for x in css[css.index("(") + 1 : css.index(")")].split(",")[:3])
+    return r, g, b
+
+
+def test_the_keyboard_focus_outline_stands_out_at_least_3_to_1(
+    page, celery_worker, make_training, alice, outbox
+):
+    training = make_training()
+    log_in(page, alice, outbox)
+    page.goto(f"/trainings/m/131237/{training.pk}/")
+
+    for target in ("button[type=submit]", "input[type=checkbox]", "a"):
+        page.locator(target).first.focus()
+        outline, width = page.evaluate(
+            "() => { const s = getComputedStyle(document.activeElement);"
+            " return [s.outlineColor, s.outlineWidth]; }"
+        )
+        assert float(width.removesuffix("px")) >= 2, target
+        for background in ("rgb(255, 255, 255)", "rgb(247, 249, 251)"):  # card, page
+            assert contrast(rgb(outline), rgb(background)) >= 3, (target, outline, background)
