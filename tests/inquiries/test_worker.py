@@ -36,6 +36,7 @@ def test_a_training_survey_reaches_only_its_attendees(
     survey.opens_at = timezone.now() - dt.timedelta(minutes=1)  # as if the training had ended
     services.save_inquiry(survey)
     services.send_inquiry(survey)
+
     def asked(contact) -> list:  # type: ignore[no-untyped-def]
         return [m for m in outbox.to(contact.email) if "アンケートのお願い" in m.subject]
 
