@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Benchmark: a 照会 to every municipality, each figure beside its baseline in the same run.
 
-    .venv/bin/python bench/inquiries.py                                  # SQLite (var/bench-inquiries/)
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/renkei .venv/bin/python bench/inquiries.py
+    .venv/bin/python bench/inquiry_send.py                                  # SQLite (var/bench-inquiries/)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/renkei .venv/bin/python bench/inquiry_send.py
 
 Every current municipality of the registry (about 1,740) becomes a member with a coordinator
 and a staff member.
