@@ -115,7 +115,7 @@ class ReopenForm(forms.Form):
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
     form = InquiryForm
-    list_display = ("title", "kind", "status", "deadline", "response", "sent_at")
+    list_display = ("title", "kind", "state", "deadline", "response", "sent_at")
     list_filter = ("kind", "status")
     search_fields = ("title",)
     filter_horizontal = ("blocks", "prefectures")
@@ -155,6 +155,12 @@ class InquiryAdmin(admin.ModelAdmin):
                 n_invited=count(Invitation),
             )
         )
+
+    @admin.display(description=gettext_lazy("状態"), ordering="status")
+    def state(self, obj: Inquiry) -> str:
+        if obj.status == Inquiry.Status.OPEN and obj.is_past_deadline():
+            return _("回答期限後（再開した団体のみ受付）")
+        return obj.get_status_display()
 
     @admin.display(description=gettext_lazy("回答"))
     def response(self, obj: Inquiry) -> str:
