@@ -193,7 +193,7 @@ def _open(inquiry: Inquiry) -> None:
         _invite_attendees(inquiry)
     else:
         members = list(audience_members(inquiry).order_by("local_government_id"))
-        sets = [questions.start_answer_set(inquiry.question_set) for _m in members]
+        sets = questions.start_answer_sets(inquiry.question_set, len(members))
         Reply.objects.bulk_create(
             [
                 Reply(inquiry=inquiry, member=member, answer_set=answer_set)
