@@ -37,7 +37,16 @@ def envlist(name: str, default: str = "") -> list[str]:
 # Everything written under var/ (the SQLite database, the secret key, the outbox, media, the
 # broker folder, import previews) holds personal data or secrets: only this account reads it.
 os.umask(0o077)
-VAR_DIR = Path(envget("RENKEI_VAR_DIR", str(BASE_DIR / "var")))
+# `make test` runs the suite in several processes at once (pytest-xdist): each of them, with the
+# workers and servers it starts (they inherit PYTEST_XDIST_WORKER), has a var/ directory and a
+# pair of Redis databases of its own. Outside the test suite TEST_PROCESS is 0 and changes nothing.
+TEST_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+VAR_DIR = Path(
+    envget(
+        "RENKEI_VAR_DIR",
+        str(BASE_DIR / "var" / f"test-gw{TEST_PROCESS}" if TEST_PROCESS else BASE_DIR / "var"),
+    )
+)
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)
 
@@ -125,6 +134,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "config.context_processors.site",
+                "mailing.context_processors.stopped_bulletins",
             ],
         },
     },
@@ -173,7 +183,17 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "association.User"
 
-REDIS_URL = envget("REDIS_URL")
+
+def _own_redis_database(url: str) -> str:
+    """redis://host:port/N → N + 2 × the test process (see TEST_PROCESS): the broker and the
+    cache, numbered N and N + 1 by convention, stay apart between parallel test processes."""
+    if not TEST_PROCESS or not url.startswith(("redis://", "rediss://")):
+        return url
+    head, _, number = url.rpartition("/")
+    return f"{head}/{int(number or 0) + 2 * TEST_PROCESS}"
+
+
+REDIS_URL = _own_redis_database(envget("REDIS_URL"))
 CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
@@ -312,9 +332,17 @@ MAILING_BATCH_SIZE = envint("MAILING_BATCH_SIZE", "0")  # 0 = the provider's own
 MAILING_SENDERS = envint("MAILING_SENDERS", "4")  # parallel send tasks per bulletin
 MAILING_MAX_ATTEMPTS = envint("MAILING_MAX_ATTEMPTS", "6")
 MAILING_RETRY_SECONDS = envint("MAILING_RETRY_SECONDS", "60")  # first backoff, then doubled
-MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a silent claim is released
+MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a stuck claim is released
+# A sender beats every second; one silent for this long is dead and its claims are released.
+MAILING_SENDER_TIMEOUT = envint("MAILING_SENDER_TIMEOUT", "5")
+# A sender looks at the bulletin's state (pause, cancel) and at its claimed rows (opt-outs)
+# before every this many messages, and at least every MAILING_CHECK_SECONDS.
+MAILING_CHECK_EVERY = envint("MAILING_CHECK_EVERY", "10")
+MAILING_CHECK_SECONDS = envint("MAILING_CHECK_SECONDS", "1")
+# A bulletin whose first this many deliveries all fail for one reason stops (0: never).
+MAILING_FAIL_FAST = envint("MAILING_FAIL_FAST", "20")
 MAILING_STALL_SECONDS = envint("MAILING_STALL_SECONDS", "30")
-MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "15")
+MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "5")
 MAILING_SCHEDULE_SECONDS = envint("MAILING_SCHEDULE_SECONDS", "30")  # how often beat looks
 MAILING_UNSUBSCRIBE_TOKEN_DAYS = envint("MAILING_UNSUBSCRIBE_TOKEN_DAYS", "400")
 MAILING_UNSUBSCRIBE_MAILTO = envget("MAILING_UNSUBSCRIBE_MAILTO")
@@ -337,7 +365,7 @@ POSTBOX_KEEP_DAYS = envint("POSTBOX_KEEP_DAYS", "180")  # finished messages are 
 
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
-CELERY_BROKER_URL = envget("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = _own_redis_database(envget("CELERY_BROKER_URL", "filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -361,6 +389,10 @@ CELERY_TASK_ROUTES = {
     # A test copy of a bulletin is for the person waiting at the compose screen.
     "mailing.send_test_bulletin": {"queue": "transactional"},
     "mailing.prune_outbox": {"queue": "transactional"},  # housekeeping, never behind a send
+    # Housekeeping must never wait behind a 60-second send: releasing a dead sender's claims,
+    # settling a pause and starting a scheduled bulletin go with mail to one person.
+    "mailing.sweep_deliveries": {"queue": "transactional"},
+    "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
@@ -380,6 +412,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # back-off and catches anything a lost task left behind.
     "postbox-send-mail": {"task": "postbox.send_mail", "schedule": float(POSTBOX_SWEEP_SECONDS)},
     "postbox-prune-mail": {"task": "postbox.prune_mail", "schedule": 3600.0},
+    # Uploaded contact files waiting for a confirm hold personal data: none outlives an hour
+    # (association.import_previews: previews last 55 minutes, swept every 5).
+    "association-remove-stale-import-previews": {
+        "task": "association.remove_stale_import_previews",
+        "schedule": 300.0,
+    },
     "mailing-prune-outbox": {"task": "mailing.prune_outbox", "schedule": 10 * 60.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {

@@ -358,6 +358,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TemporaryErrorFilter(admin.SimpleListFilter):
+    title = gettext_lazy("一時的エラー")
+    parameter_name = "temporary"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("あり")), ("no", _("なし"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.value() == "yes":
+            return queryset.filter(soft_bounces__gt=0)
+        if self.value() == "no":
+            return queryset.filter(soft_bounces=0)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
@@ -366,12 +381,13 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "organisation",
         "bulletin",
         "status",
+        "temporary_errors",
         "skip_reason",
         "attempts",
         "sent_at",
         "short_error",
     )
-    list_filter = ("status", "skip_reason", RecentBulletinFilter)
+    list_filter = ("status", TemporaryErrorFilter, "skip_reason", RecentBulletinFilter)
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
@@ -396,6 +412,15 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
             if address:
                 return queryset.filter(email=address), False
         return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
+    def temporary_errors(self, obj: Delivery) -> str:
+        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
+        provider retries, or gave up for a reason that is not the address's), nobody is
+        suppressed, but the secretariat sees it."""
+        if not obj.soft_bounces:
+            return "-"
+        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
 
 
 @admin.register(ProviderEvent)
@@ -424,7 +449,7 @@ class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
 
 SUCCEEDED = (Delivery.Status.SENT, Delivery.Status.DELIVERED)
 FAILED = (Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED)
-ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel")
+ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel", "resend")
 
 
 def progress_data(bulletin: Bulletin, progress: services.Progress | None = None) -> dict[str, Any]:
@@ -440,6 +465,9 @@ def progress_data(bulletin: Bulletin, progress: services.Progress | None = None)
         "failed": sum(progress.counts.get(s, 0) for s in FAILED),
         "skipped": progress.counts.get(Delivery.Status.SKIPPED, 0),
         "cancelled": progress.counts.get(Delivery.Status.CANCELLED, 0),
+        "test_state": bulletin.test_state,
+        "test_label": services.test_send_label(bulletin),
+        "failure_reason": bulletin.failure_reason,
     }
 
 
@@ -596,6 +624,8 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             "can_change": self.has_change_permission(request, bulletin),
             "my_email": getattr(request.user, "email", ""),
         }
+        if bulletin.status in (Bulletin.Status.FAILED, Bulletin.Status.SENT):
+            ctx["resendable"] = bulletin.deliveries.filter(status=Delivery.Status.FAILED).count()
         if bulletin.is_editable:
             ctx["recipient_count"] = audience.recipients(bulletin.mailing_list).count()
             ctx["schedule_form"] = ScheduleForm(
@@ -642,8 +672,11 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             # for those who may see contacts.
             "problems": list(problems[:100]) if people else [],
             "problem_count": sum(counts.get(s, 0) for s in FAILED),
+            "temporary_count": bulletin.deliveries.filter(soft_bounces__gt=0).count(),
             "deliveries_url": reverse("admin:mailing_delivery_changelist")
             + f"?bulletin__id__exact={bulletin.pk}",
+            "temporary_url": reverse("admin:mailing_delivery_changelist")
+            + f"?bulletin__id__exact={bulletin.pk}&temporary=yes",
         }
 
     # -- autosave, preview, progress, actions
@@ -747,7 +780,10 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 "あなたのアカウントにメールアドレスが登録されていないため、テスト送信できません。"
             )
         services.send_test_bulletin(bulletin, to=email, by=user)
-        return messages.SUCCESS, _("テスト送信しました（宛先: %(email)s）。") % {"email": email}
+        return messages.INFO, _(
+            "テスト送信を依頼しました（宛先: %(email)s）。配信業者が受け付けたかどうかを、"
+            "この画面の「送信」欄に表示します。"
+        ) % {"email": email}
 
     def _do_start(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         started = services.start_bulletin(bulletin, by=user)
@@ -773,11 +809,19 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def _do_pause(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.pause_bulletin(bulletin, by=user)
-        return messages.SUCCESS, _("一時停止しました。処理中の分を送り終えると止まります。")
+        return messages.SUCCESS, _(
+            "一時停止しています。送信処理が止まると「一時停止中」と表示されます（数秒）。"
+        )
 
     def _do_resume(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.resume_bulletin(bulletin, by=user)
         return messages.SUCCESS, _("送信を再開しました。")
+
+    def _do_resend(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
+        again = services.resend_failed_deliveries(bulletin, by=user)
+        return messages.SUCCESS, _(
+            "送れなかった %(n)d 件と、まだ送っていない宛先への送信を始めました。"
+        ) % {"n": again}
 
     def _do_cancel(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.cancel_bulletin(bulletin, by=user)

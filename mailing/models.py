@@ -229,15 +229,26 @@ class Bulletin(models.Model):
     """One announcement to one list. Editable while a draft or scheduled; what was sent is
     frozen in the sent_* fields when sending starts (the archive shows those)."""
 
+    class TestState(models.TextChoices):
+        SENDING = "sending", _("送信中")
+        SENT = "sent", _("配信業者が受け付けました")
+        FAILED = "failed", _("送れませんでした")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("下書き")
         SCHEDULED = "scheduled", _("予約済み")
         SENDING = "sending", _("送信中")
-        PAUSED = "paused", _("一時停止")
+        # Asked to pause; becomes PAUSED once no worker holds any of its deliveries.
+        PAUSING = "pausing", _("一時停止しています")
+        PAUSED = "paused", _("一時停止中")
+        # Stopped by itself: its first deliveries all failed for the same reason.
+        FAILED = "failed", _("エラーで停止")
         SENT = "sent", _("送信済み")
         CANCELLED = "cancelled", _("中止")
 
     EDITABLE: ClassVar[tuple[str, ...]] = (Status.DRAFT, Status.SCHEDULED)
+    # Started but held: nothing is sent until 再開 (or 失敗した宛先に再送 for FAILED).
+    HELD: ClassVar[tuple[str, ...]] = (Status.PAUSING, Status.PAUSED, Status.FAILED)
 
     mailing_list = models.ForeignKey(
         MailingList,
@@ -267,6 +278,17 @@ class Bulletin(models.Model):
         blank=True,
         help_text=_("送信処理が最後に動いた日時。止まった送信の再開に使います。"),
     )
+    failure_reason = models.TextField(
+        _("停止の理由"),
+        blank=True,
+        help_text=_("最初の宛先がすべて同じ理由で送れず、自動で停止したときの理由。"),
+    )
+    # The last test send (its result is shown on the compose page; the address is not kept).
+    test_state = models.CharField(
+        _("テスト送信の状態"), max_length=12, choices=TestState.choices, blank=True
+    )
+    test_result = models.TextField(_("テスト送信の結果"), blank=True)
+    test_requested_at = models.DateTimeField(_("テスト送信の依頼日時"), null=True, blank=True)
     # Frozen at start: exactly what was sent, for the archive (placeholders as addressed to 各位).
     sent_subject = models.CharField(_("送信件名"), max_length=260, blank=True)
     sent_text = models.TextField(_("送信本文（テキスト）"), blank=True)
@@ -477,9 +499,32 @@ class DeliveryTally(models.Model):
         return f"{_('配信')}#{self.bulletin_id} {self.status} {self.n:+d}"
 
 
+class Sender(models.Model):
+    """One running send task of a bulletin: its deliveries are claimed under its token, and a
+    thread of the task beats here every second while it runs. Claims whose sender stopped
+    beating (killed, its machine gone) are released by the sweeper within seconds."""
+
+    token = models.CharField(_("処理ID"), max_length=32, unique=True)
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="senders", verbose_name=_("配信")
+    )
+    worker = models.CharField(_("ワーカー"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("開始日時"), auto_now_add=True)
+    beat_at = models.DateTimeField(_("最終応答日時"), db_index=True)
+
+    class Meta:
+        ordering = ["bulletin_id", "id"]
+        verbose_name = _("送信処理")
+        verbose_name_plural = _("送信処理")
+
+    def __str__(self) -> str:
+        return f"{_('送信処理')}#{self.pk} ({self.worker})"
+
+
 class ProviderEvent(models.Model):
     """One event reported by the mail provider (delivered, bounced, complained…), stored once
-    per provider event id so that a replayed webhook changes nothing."""
+    per provider event id, recipient and type, so that a replayed webhook changes nothing while
+    one notification about two recipients (Amazon SES gives both the same id) records both."""
 
     provider = models.CharField(_("配信業者"), max_length=40)
     event_id = models.CharField(_("イベントID"), max_length=200)
@@ -506,7 +551,8 @@ class ProviderEvent(models.Model):
         indexes = [models.Index(fields=["received_at", "id"], name="provider_event_listed")]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "event_id"], name="provider_event_stored_once"
+                fields=["provider", "event_id", "recipient", "event_type"],
+                name="provider_event_stored_once",
             )
         ]
 

@@ -17,12 +17,16 @@ from .models import (
     Document,
     MailingList,
     ProviderEvent,
+    Sender,
     Subscription,
     Suppression,
 )
 
 
-def _erased_address(row: Delivery, erasure: Erasure) -> str:
+def _erased_address(row: Delivery | ProviderEvent, erasure: Erasure) -> str:
+    """The person's placeholder address, not a blank: provider events are stored once per
+    (provider, event id, recipient, type), and two erased recipients of one notification must
+    not become the same row."""
     from association.services import erased_email
 
     return erased_email(erasure.contact.pk)
@@ -46,7 +50,7 @@ privacy.no_personal_data(DeliveryTally, "status")  # counts per bulletin and sta
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
-    fields={"recipient": BLANK, "description": BLANK},
+    fields={"recipient": _erased_address, "description": BLANK},
 )
 privacy.no_personal_data(
     ProviderEvent, "provider", "event_id", "event_type", "message_id", "reject_reason"
@@ -83,3 +87,5 @@ privacy.no_personal_data(Subscription)
 privacy.no_personal_data(MailingList)
 privacy.no_personal_data(Bulletin)
 privacy.no_personal_data(Document)
+# Which worker process is sending which bulletin: machine names and process ids.
+privacy.no_personal_data(Sender)

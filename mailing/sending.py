@@ -9,6 +9,7 @@ per-recipient merge data and headers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import html
@@ -27,6 +28,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -130,8 +132,14 @@ def address_line(recipient: Recipient) -> str:
 
 
 def message_id_for(delivery_id: int, bulletin_id: int) -> str:
-    """Stable across retries, so a receiver can drop a resent copy, and traceable to the row."""
-    return f"<bulletin-{bulletin_id}.delivery-{delivery_id}@{message_id_domain()}>"
+    """Stable across retries, so a receiver can drop a resent copy, and unguessable: 128 bits
+    keyed by SECRET_KEY, so that it tells nobody how many were sent or which row is whose, and
+    no one can name another recipient's message to a webhook."""
+    digest = salted_hmac(
+        "mailing.message-id", f"{bulletin_id}.{delivery_id}", algorithm="sha256"
+    ).digest()
+    token = base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+    return f"<{token}@{message_id_domain()}>"
 
 
 def message_id_domain() -> str:
@@ -140,17 +148,6 @@ def message_id_domain() -> str:
         return configured
     _name, address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)
     return address.rpartition("@")[2] or "renkei.invalid"
-
-
-def delivery_id_from_message_id(message_id: str) -> int | None:
-    value = message_id.strip().strip("<>")
-    head, _sep, _domain = value.partition("@")
-    if not head.startswith("bulletin-") or ".delivery-" not in head:
-        return None
-    try:
-        return int(head.rpartition(".delivery-")[2])
-    except ValueError:
-        return None
 
 
 # --- composing ----------------------------------------------------------------------------
@@ -356,6 +353,8 @@ class Transport:
     batch_size = 1
 
     def __init__(self, backend: str | None = None) -> None:
+        if backend in (None, SMTP_BACKEND) and (backend or settings.EMAIL_BACKEND) == SMTP_BACKEND:
+            backend = WATCHED_SMTP_BACKEND
         self.connection = get_connection(backend, fail_silently=False)
 
     def open(self) -> None:
@@ -382,6 +381,36 @@ class Transport:
     _compiled: CompiledMessage | None = None
 
     def send_one(self, composer: Composer, recipient: Recipient) -> Outcome:
+        """One message; when a connection that was open dropped before DATA began (a relay
+        closing an idle connection), the message cannot have gone: one immediate resend on a
+        fresh connection instead of a back-off."""
+        had_session = self._session() is not None
+        outcome = self._send_once(composer, recipient)
+        if had_session and self._dropped_before_data:
+            outcome = self._send_once(composer, recipient)
+        return outcome
+
+    _dropped_before_data = False
+
+    def _session(self) -> Any:
+        return getattr(self.connection, "connection", None)
+
+    def _failed(self, exc: Exception) -> Outcome:
+        """The rule's outcome for EXC; a connection that broke is closed (the next send opens
+        a fresh one), noting whether DATA had begun on it."""
+        outcome = classify_error(exc)
+        if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)) or (
+            isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+        ):
+            session = self._session()
+            self._dropped_before_data = session is not None and not getattr(
+                session, "data_started", True
+            )
+            self.close()
+        return outcome
+
+    def _send_once(self, composer: Composer, recipient: Recipient) -> Outcome:
+        self._dropped_before_data = False
         compiled = self.compiled(composer)
         raw = compiled.render(recipient) if compiled is not None else None
         if compiled is not None and raw is not None:
@@ -395,12 +424,7 @@ class Transport:
         try:
             sent = self.connection.send_messages([message])
         except Exception as exc:
-            outcome = classify_error(exc)
-            if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)) or (
-                isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
-            ):
-                self.close()  # the next send opens a fresh connection
-            return outcome
+            return self._failed(exc)
         if not sent:
             return Outcome("retry", error="the backend sent nothing")
         status = _status_of(message, recipient.email)
@@ -422,13 +446,39 @@ class Transport:
                 raise smtplib.SMTPServerDisconnected("could not connect")
             session.sendmail(compiled.from_address, [recipient.email], raw)
         except Exception as exc:
-            outcome = classify_error(exc)
-            if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)) or (
-                isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
-            ):
-                self.close()
-            return outcome
+            return self._failed(exc)
         return Outcome("sent", provider_message_id=our_id, message_id=our_id)
+
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+WATCHED_SMTP_BACKEND = "mailing.sending.DataWatchingSMTPBackend"
+
+
+class _WatchedSMTP(smtplib.SMTP):
+    """An SMTP session that knows whether DATA has begun for the message in hand: before it, a
+    dropped connection has delivered nothing and the message may go again at once."""
+
+    data_started = False
+
+    def mail(self, sender: str, options: Sequence[str] = ()) -> tuple[int, bytes]:
+        self.data_started = False
+        return super().mail(sender, options)
+
+    def data(self, msg: Any) -> tuple[int, bytes]:
+        self.data_started = True
+        return super().data(msg)
+
+
+class _WatchedSMTPSSL(_WatchedSMTP, smtplib.SMTP_SSL):
+    pass
+
+
+class DataWatchingSMTPBackend(SMTPBackend):
+    """Django's SMTP backend, whose sessions tell whether DATA began (bulletins only)."""
+
+    @property
+    def connection_class(self) -> type[smtplib.SMTP]:
+        return _WatchedSMTPSSL if self.use_ssl else _WatchedSMTP
 
 
 class BatchTransport(Transport):

@@ -1,6 +1,7 @@
-"""Thin Celery tasks around mailing.services. They run on the "bulletins" queue (settings route
-"mailing.*" there), so a long bulletin never delays a registration confirmation; a test send and
-the outbox's housekeeping are routed to "transactional", never behind a send."""
+"""Thin Celery tasks around mailing.services. Sending runs on the "bulletins" queue (settings
+route "mailing.*" there), so a long bulletin never delays a registration confirmation; the
+sweeper, the scheduled start and the test copy run on the "transactional" queue, so they
+never wait behind a send."""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
