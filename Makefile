@@ -55,3 +55,4 @@ bench: install
 	$(BIN)/python bench/send.py --recipients 20000 100000
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/postbox_mail.py
+	$(BIN)/python bench/pages.py
