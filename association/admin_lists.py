@@ -52,7 +52,11 @@ class CachedValuesFilter(admin.SimpleListFilter):
             return list(values.distinct())
 
         values = cache.get_or_set(key, distinct, self.seconds) or []
-        return [(value, value) for value in values]
+        return sorted(((value, self.label(value)) for value in values), key=lambda pair: pair[1])
+
+    def label(self, value: str) -> str:
+        """What the choice reads as (the stored value unless a subclass says otherwise)."""
+        return value
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()

@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -29,6 +29,7 @@ from django.utils.translation import gettext_lazy
 from association.admin_lists import CappedPaginator
 from association.models import Contact, Member, User
 from association.privacy import PersonalDataAdminMixin, can_see_personal_data
+from association.search import FoldedSearchMixin, folded_q
 from association.services import normalise_email
 
 from . import audience, services
@@ -164,18 +165,13 @@ class MailingListAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     """Opt-outs and hand-added contacts. Added and removed through services."""
 
     list_display = ("contact_name", "member", "mailing_list", "status", "source", "updated_at")
     list_filter = ("status", "source", "mailing_list")
     list_select_related = ("contact__member__local_government__prefecture", "mailing_list")
-    search_fields = (
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "contact__member__local_government__name",
-    )
+    search_fields = ("contact__search_text",)
     autocomplete_fields = ("contact",)
     fields = ("mailing_list", "contact", "status", "source", "changed_by", "updated_at")
     show_full_result_count = False
@@ -398,6 +394,15 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     def short_error(self, obj: Delivery) -> str:
         return obj.error[:80]
 
+    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
+    def temporary_errors(self, obj: Delivery) -> str:
+        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
+        provider retries, or gave up for a reason that is not the address's), nobody is
+        suppressed, but the secretariat sees it."""
+        if not obj.soft_bounces:
+            return "-"
+        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
     ) -> tuple[QuerySet[Delivery], bool]:
@@ -412,15 +417,6 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
             if address:
                 return queryset.filter(email=address), False
         return super().get_search_results(request, queryset, search_term)
-
-    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
-    def temporary_errors(self, obj: Delivery) -> str:
-        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
-        provider retries, or gave up for a reason that is not the address's), nobody is
-        suppressed, but the secretariat sees it."""
-        if not obj.soft_bounces:
-            return "-"
-        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
 
 
 @admin.register(ProviderEvent)
@@ -725,13 +721,9 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             .order_by("member__local_government_id", "kana", "pk")
         )
         query = request.GET.get("q", "").strip()
-        if query:
-            candidates = candidates.filter(
-                Q(name__icontains=query)
-                | Q(kana__icontains=query)
-                | Q(email__icontains=query)
-                | Q(member__local_government__name__icontains=query)
-            )
+        condition = folded_q(query, ["search_text"])
+        if condition is not None:
+            candidates = candidates.filter(condition)
         choices = list(candidates[:200])
         contact = None
         chosen = request.GET.get("contact", "")

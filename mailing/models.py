@@ -607,3 +607,42 @@ class Document(models.Model):
     @property
     def url(self) -> str:
         return f"{settings.SITE_URL}/mail/files/{self.token}/{self.filename}"
+
+
+def _new_link_token() -> str:
+    import secrets
+
+    # 16 random bytes = 128 bits, 22 characters of URL-safe base64.
+    return secrets.token_urlsafe(16)
+
+
+class ListLink(models.Model):
+    """One address's own link to one list, printed in every bulletin of that list to it:
+    https://<site>/u/<token>, short enough to type from a PC whose mail has links disabled.
+    The token is random (128 bits), not derived from the address, and leads to the unsubscribe
+    page of that list for that address (and from there to the preference page)."""
+
+    mailing_list = models.ForeignKey(
+        MailingList,
+        on_delete=models.CASCADE,
+        related_name="links",
+        verbose_name=_("メーリングリスト"),
+    )
+    email = models.EmailField(_("宛先"), max_length=254, help_text=_("正規化したアドレス。"))
+    token = models.CharField(
+        _("トークン"), max_length=32, unique=True, default=_new_link_token, editable=False
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailing_list_id", "email"]
+        verbose_name = _("配信停止リンク")
+        verbose_name_plural = _("配信停止リンク")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "email"], name="list_link_unique_per_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_list} / {_('配信停止リンク')}#{self.pk}"

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("mailing", "0007_merge_tally_senders_events"),
+        ("mailing", "0006_delivery_tally_kept_by_triggers"),
     ]
 
     operations = [
