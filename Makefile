@@ -64,3 +64,4 @@ bench: install
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/postbox_mail.py
 	$(BIN)/python bench/inquiry_send.py
+	$(BIN)/python bench/pages.py

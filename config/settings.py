@@ -188,6 +188,10 @@ if DATABASE_URL:
     DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = envbool(
         "DATABASE_SERVER_SIDE_BINDING", "True"
     )
+    # No JIT compilation: a page's query over 100,000 contacts spent 2.4 s of its 5 s compiling
+    # (PostgreSQL's default jit=on pays off for long analytical queries, not for pages).
+    if not envbool("DATABASE_JIT", "False"):
+        DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
 else:
     DATABASES = {
         "default": {
