@@ -37,7 +37,16 @@ def envlist(name: str, default: str = "") -> list[str]:
 # Everything written under var/ (the SQLite database, the secret key, the outbox, media, the
 # broker folder, import previews) holds personal data or secrets: only this account reads it.
 os.umask(0o077)
-VAR_DIR = Path(envget("RENKEI_VAR_DIR", str(BASE_DIR / "var")))
+# `make test` runs the suite in several processes at once (pytest-xdist): each of them, with the
+# workers and servers it starts (they inherit PYTEST_XDIST_WORKER), has a var/ directory and a
+# pair of Redis databases of its own. Outside the test suite TEST_PROCESS is 0 and changes nothing.
+TEST_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+VAR_DIR = Path(
+    envget(
+        "RENKEI_VAR_DIR",
+        str(BASE_DIR / "var" / f"test-gw{TEST_PROCESS}" if TEST_PROCESS else BASE_DIR / "var"),
+    )
+)
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)
 
@@ -170,7 +179,17 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "association.User"
 
-REDIS_URL = envget("REDIS_URL")
+
+def _own_redis_database(url: str) -> str:
+    """redis://host:port/N → N + 2 × the test process (see TEST_PROCESS): the broker and the
+    cache, numbered N and N + 1 by convention, stay apart between parallel test processes."""
+    if not TEST_PROCESS or not url.startswith(("redis://", "rediss://")):
+        return url
+    head, _, number = url.rpartition("/")
+    return f"{head}/{int(number or 0) + 2 * TEST_PROCESS}"
+
+
+REDIS_URL = _own_redis_database(envget("REDIS_URL"))
 CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
@@ -274,6 +293,10 @@ MEDIA_URL = "media/"
 # or, by default, the file outbox under var/outbox that /dev/outbox/ shows when DEBUG is on.
 EMAIL_BACKEND = envget("EMAIL_BACKEND", "mailing.outbox.OutboxBackend")
 OUTBOX_DIR = Path(envget("OUTBOX_DIR", str(VAR_DIR / "outbox")))
+# The outbox is pruned by beat: messages older than this many days, and all but the newest this
+# many (one bulletin writes a file per recipient).
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", "7")
+OUTBOX_KEEP_COUNT = envint("OUTBOX_KEEP_COUNT", "1000")
 DEFAULT_FROM_EMAIL = envget("DEFAULT_FROM_EMAIL", "市区町村会事務局 <jimukyoku@renkei.example.jp>")
 SERVER_EMAIL = envget("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 EMAIL_HOST = envget("EMAIL_HOST", "localhost")
@@ -338,7 +361,7 @@ POSTBOX_KEEP_DAYS = envint("POSTBOX_KEEP_DAYS", "180")  # finished messages are 
 
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
-CELERY_BROKER_URL = envget("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = _own_redis_database(envget("CELERY_BROKER_URL", "filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -361,6 +384,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # A test copy of a bulletin is for the person waiting at the compose screen.
     "mailing.send_test_bulletin": {"queue": "transactional"},
+    "mailing.prune_outbox": {"queue": "transactional"},  # housekeeping, never behind a send
     # Housekeeping must never wait behind a 60-second send: releasing a dead sender's claims,
     # settling a pause and starting a scheduled bulletin go with mail to one person.
     "mailing.sweep_deliveries": {"queue": "transactional"},
@@ -384,6 +408,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # back-off and catches anything a lost task left behind.
     "postbox-send-mail": {"task": "postbox.send_mail", "schedule": float(POSTBOX_SWEEP_SECONDS)},
     "postbox-prune-mail": {"task": "postbox.prune_mail", "schedule": 3600.0},
+    # Uploaded contact files waiting for a confirm hold personal data: none outlives an hour
+    # (association.import_previews: previews last 55 minutes, swept every 5).
+    "association-remove-stale-import-previews": {
+        "task": "association.remove_stale_import_previews",
+        "schedule": 300.0,
+    },
+    "mailing-prune-outbox": {"task": "mailing.prune_outbox", "schedule": 10 * 60.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",

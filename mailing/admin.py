@@ -34,6 +34,7 @@ from .forms import BulletinForm, MailingListForm, ScheduleForm
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
@@ -327,6 +328,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TemporaryErrorFilter(admin.SimpleListFilter):
+    title = gettext_lazy("一時的エラー")
+    parameter_name = "temporary"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("あり")), ("no", _("なし"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.value() == "yes":
+            return queryset.filter(soft_bounces__gt=0)
+        if self.value() == "no":
+            return queryset.filter(soft_bounces=0)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
@@ -335,12 +351,13 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "organisation",
         "bulletin",
         "status",
+        "temporary_errors",
         "skip_reason",
         "attempts",
         "sent_at",
         "short_error",
     )
-    list_filter = ("status", "skip_reason", "bulletin")
+    list_filter = ("status", TemporaryErrorFilter, "skip_reason", "bulletin")
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
@@ -349,6 +366,15 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     @admin.display(description=gettext_lazy("エラー内容"))
     def short_error(self, obj: Delivery) -> str:
         return obj.error[:80]
+
+    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
+    def temporary_errors(self, obj: Delivery) -> str:
+        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
+        provider retries, or gave up for a reason that is not the address's), nobody is
+        suppressed, but the secretariat sees it."""
+        if not obj.soft_bounces:
+            return "-"
+        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
 
 
 @admin.register(ProviderEvent)
@@ -379,8 +405,8 @@ FAILED = (Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPL
 ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel", "resend")
 
 
-def progress_data(bulletin: Bulletin) -> dict[str, Any]:
-    progress = services.bulletin_progress(bulletin)
+def progress_data(bulletin: Bulletin, progress: services.Progress | None = None) -> dict[str, Any]:
+    progress = progress or services.bulletin_progress(bulletin)
     return {
         "status": bulletin.status,
         "status_label": bulletin.get_status_display(),
@@ -415,19 +441,17 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
-        # Delivery counts for the bulletins on this page only, in one query: annotating the
-        # whole queryset would group every delivery of every bulletin before paginating.
+        # Delivery counts for the bulletins on this page only, in one query of the tally the
+        # database keeps (DeliveryTally): never a count of the deliveries themselves.
         changelist = super().get_changelist_instance(request)
         page = list(changelist.result_list)
         counts: dict[int, dict[str, int]] = {}
-        rows = (
-            Delivery.objects.filter(bulletin__in=[b.pk for b in page])
-            .values_list("bulletin_id", "status")
-            .annotate(n=Count("pk"))
-            .order_by()
+        rows = DeliveryTally.objects.filter(bulletin_id__in=[b.pk for b in page]).values_list(
+            "bulletin_id", "status", "n"
         )
         for bulletin_id, status, n in rows:
-            counts.setdefault(bulletin_id, {})[status] = n
+            mine = counts.setdefault(bulletin_id, {})
+            mine[status] = mine.get(status, 0) + n
         for bulletin in page:
             mine = counts.get(bulletin.pk, {})
             bulletin.n_total = sum(mine.values())  # type: ignore[attr-defined]
@@ -544,9 +568,11 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             ctx.update(self._sending_context(request, bulletin))
         return render(request, "admin/mailing/bulletin/compose.html", ctx)
 
-    def _sending_context(self, request: HttpRequest, bulletin: Bulletin) -> dict[str, Any]:
+    def _sending_context(
+        self, request: HttpRequest, bulletin: Bulletin, progress: services.Progress | None = None
+    ) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "progress": progress_data(bulletin),
+            "progress": progress_data(bulletin, progress),
             "progress_url": reverse("admin:mailing_bulletin_progress", args=[bulletin.pk]),
             "can_change": self.has_change_permission(request, bulletin),
             "my_email": getattr(request.user, "email", ""),
@@ -564,19 +590,23 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         return ctx
 
     def _status(self, request: HttpRequest, bulletin: Bulletin) -> HttpResponse:
+        progress = services.bulletin_progress(bulletin)
         ctx = self._context(
             request,
             title=bulletin.subject,
             bulletin=bulletin,
             copy=services.archived_copy(bulletin),
-            **self._sending_context(request, bulletin),
+            **self._sending_context(request, bulletin, progress),
         )
         if bulletin.status in (Bulletin.Status.SENT, Bulletin.Status.CANCELLED):
-            ctx["report"] = self._report(bulletin, people=can_see_personal_data(request.user))
+            people = can_see_personal_data(request.user)
+            ctx["report"] = self._report(bulletin, progress, people=people)
         return render(request, "admin/mailing/bulletin/status.html", ctx)
 
-    def _report(self, bulletin: Bulletin, *, people: bool) -> dict[str, Any]:
-        counts = services.bulletin_progress(bulletin).counts
+    def _report(
+        self, bulletin: Bulletin, progress: services.Progress, *, people: bool
+    ) -> dict[str, Any]:
+        counts = progress.counts
         labels = dict(Delivery.Status.choices)
         skips = (
             bulletin.deliveries.filter(status=Delivery.Status.SKIPPED)
@@ -594,9 +624,12 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             # Which addresses failed is personal data: the count for everyone, the list only
             # for those who may see contacts.
             "problems": list(problems[:100]) if people else [],
-            "problem_count": problems.count(),
+            "problem_count": sum(counts.get(s, 0) for s in FAILED),
+            "temporary_count": bulletin.deliveries.filter(soft_bounces__gt=0).count(),
             "deliveries_url": reverse("admin:mailing_delivery_changelist")
             + f"?bulletin__id__exact={bulletin.pk}",
+            "temporary_url": reverse("admin:mailing_delivery_changelist")
+            + f"?bulletin__id__exact={bulletin.pk}&temporary=yes",
         }
 
     # -- autosave, preview, progress, actions

@@ -13,6 +13,7 @@ from .emails import suppression_reference
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
@@ -22,7 +23,10 @@ from .models import (
 )
 
 
-def _erased_address(row: Delivery, erasure: Erasure) -> str:
+def _erased_address(row: Delivery | ProviderEvent, erasure: Erasure) -> str:
+    """The person's placeholder address, not a blank: provider events are stored once per
+    (provider, event id, recipient, type), and two erased recipients of one notification must
+    not become the same row."""
     from association.services import erased_email
 
     return erased_email(erasure.contact.pk)
@@ -42,10 +46,11 @@ privacy.personal(
 privacy.no_personal_data(
     Delivery, "organisation", "claim_token", "message_id", "provider_message_id"
 )
+privacy.no_personal_data(DeliveryTally, "status")  # counts per bulletin and status only
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
-    fields={"recipient": BLANK, "description": BLANK},
+    fields={"recipient": _erased_address, "description": BLANK},
 )
 privacy.no_personal_data(
     ProviderEvent, "provider", "event_id", "event_type", "message_id", "reject_reason"

@@ -9,6 +9,7 @@ per-recipient merge data and headers.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email.utils
 import html
@@ -27,6 +28,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.core.mail.message import sanitize_address
 from django.template.loader import render_to_string
+from django.utils.crypto import salted_hmac
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
@@ -130,8 +132,14 @@ def address_line(recipient: Recipient) -> str:
 
 
 def message_id_for(delivery_id: int, bulletin_id: int) -> str:
-    """Stable across retries, so a receiver can drop a resent copy, and traceable to the row."""
-    return f"<bulletin-{bulletin_id}.delivery-{delivery_id}@{message_id_domain()}>"
+    """Stable across retries, so a receiver can drop a resent copy, and unguessable: 128 bits
+    keyed by SECRET_KEY, so that it tells nobody how many were sent or which row is whose, and
+    no one can name another recipient's message to a webhook."""
+    digest = salted_hmac(
+        "mailing.message-id", f"{bulletin_id}.{delivery_id}", algorithm="sha256"
+    ).digest()
+    token = base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+    return f"<{token}@{message_id_domain()}>"
 
 
 def message_id_domain() -> str:
@@ -140,17 +148,6 @@ def message_id_domain() -> str:
         return configured
     _name, address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)
     return address.rpartition("@")[2] or "renkei.invalid"
-
-
-def delivery_id_from_message_id(message_id: str) -> int | None:
-    value = message_id.strip().strip("<>")
-    head, _sep, _domain = value.partition("@")
-    if not head.startswith("bulletin-") or ".delivery-" not in head:
-        return None
-    try:
-        return int(head.rpartition(".delivery-")[2])
-    except ValueError:
-        return None
 
 
 # --- composing ----------------------------------------------------------------------------

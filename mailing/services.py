@@ -33,7 +33,7 @@ Bulletins
   pause_bulletin / resume_bulletin / cancel_bulletin(bulletin, *, by=None)
 
 Reading
-  bulletin_progress(bulletin) -> Progress                 one query; counts per status
+  bulletin_progress(bulletin) -> Progress                 one query; counts per status (tally)
   unreached_members(bulletin) -> QuerySet[Member]         members whose every address failed
   members_without_reachable_contact() -> QuerySet[Member] every contact suppressed or none
   audience.recipients(mailing_list) -> QuerySet[Contact]  who a send now would reach
@@ -78,12 +78,13 @@ from django.utils.translation import gettext as _
 
 from association.models import Contact, Member, User
 from association.privacy import address_hash, address_hashes
-from association.services import audit, normalise_email
+from association.services import audit, erased_email, normalise_email
 
 from . import audience
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
@@ -98,7 +99,6 @@ from .sending import (
     Outcome,
     Recipient,
     Rendered,
-    delivery_id_from_message_id,
     open_transport,
     provider_key,
 )
@@ -733,27 +733,23 @@ class Progress:
 
 
 def bulletin_progress(bulletin: Bulletin) -> Progress:
-    rows = (
-        Delivery.objects.filter(bulletin=bulletin)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    return Progress(counts={status: n for status, n in rows})
+    """Counts per status from the tally the database keeps (models.DeliveryTally), not a count
+    of the deliveries: a poll during a send of 100,000 reads a few rows."""
+    return Progress(counts=DeliveryTally.objects.counts(bulletin.pk))
 
 
 def unreached_members(bulletin: Bulletin) -> QuerySet[Member]:
-    """Members that were in the audience but none of whose addresses got the bulletin."""
-    received = Delivery.objects.filter(
-        bulletin=bulletin,
-        member=OuterRef("pk"),
-        status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED],
+    """Members that were in the audience but none of whose addresses got the bulletin: one
+    pass over the bulletin's deliveries grouped by member (not a search of them per member)."""
+    received = Count("pk", filter=Q(status__in=[Delivery.Status.SENT, Delivery.Status.DELIVERED]))
+    unreached = (
+        Delivery.objects.filter(bulletin=bulletin, member__isnull=False)
+        .values("member")
+        .annotate(received=received)
+        .filter(received=0)
+        .values("member")
     )
-    return (
-        Member.objects.filter(pk__in=Delivery.objects.filter(bulletin=bulletin).values("member"))
-        .exclude(Exists(received))
-        .with_registry()
-    )
+    return Member.objects.filter(pk__in=unreached).with_registry()
 
 
 # --- the sending pipeline ------------------------------------------------------------------
@@ -1386,6 +1382,12 @@ def start_due_bulletins() -> list[int]:
 
 # --- provider events -----------------------------------------------------------------------
 
+# The event type stored for a bounce the provider calls temporary (mailing.webhooks reads each
+# provider's own fields): like a deferral it is counted on the delivery and shown as 一時的エラー,
+# and never suppresses or opts out anyone.
+SOFT_BOUNCED = "soft_bounced"
+TEMPORARY_EVENTS = frozenset({"deferred", SOFT_BOUNCED})
+
 EVENT_STATUS = {
     "delivered": Delivery.Status.DELIVERED,
     "bounced": Delivery.Status.BOUNCED,
@@ -1408,17 +1410,22 @@ class EventInput:
 
 
 def _find_delivery(message_id: str, recipient: str) -> Delivery | None:
-    if not message_id:
+    """The delivery an event is about: the provider's message id and the recipient's address
+    must both match (a batch send shares one id among its recipients). Nothing is guessed: an
+    unknown id or another address finds nothing."""
+    address = _stored_address(recipient)
+    if not message_id or not address:
         return None
-    found = Delivery.objects.filter(provider_message_id=message_id)
-    if recipient:
-        found = found.filter(email=recipient.lower())
-    delivery = found.select_related("bulletin").first()
-    if delivery is None:
-        delivery_id = delivery_id_from_message_id(message_id)
-        if delivery_id is not None:
-            delivery = Delivery.objects.filter(pk=delivery_id).select_related("bulletin").first()
-    return delivery
+    found = Delivery.objects.filter(provider_message_id=message_id, email=address)
+    return found.select_related("bulletin").first()
+
+
+def _stored_address(recipient: str) -> str:
+    """The address as deliveries hold it (normalised), or as given when it is none."""
+    try:
+        return normalise_email(recipient)
+    except ValidationError:
+        return recipient or ""
 
 
 @transaction.atomic
@@ -1432,14 +1439,19 @@ def record_provider_event(event: EventInput) -> ProviderEvent | None:
                 event_id=event.event_id[:200],
                 event_type=event.event_type[:40],
                 message_id=event.message_id[:200],
-                recipient=(event.recipient or "")[:254],
+                recipient=_stored_address(event.recipient)[:254],
                 delivery=delivery,
                 reject_reason=(event.reject_reason or "")[:40],
                 description=(event.description or "")[:2000],
                 occurred_at=event.occurred_at,
             )
     except IntegrityError:
-        logger.info("provider event %s/%s replayed; ignored", event.provider, event.event_id)
+        logger.info(
+            "provider event %s/%s (%s) replayed; ignored",
+            event.provider,
+            event.event_id,
+            event.event_type,
+        )
         return None
     if delivery is None:
         logger.warning(
@@ -1458,7 +1470,7 @@ def _apply_event(stored: ProviderEvent, delivery: Delivery) -> None:
     """Move DELIVERY forward for the stored event (never back), inside the caller's
     transaction; a bounce or complaint opts the address out and suppresses it."""
     delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
-    if stored.event_type == "deferred":
+    if stored.event_type in TEMPORARY_EVENTS:
         Delivery.objects.filter(pk=delivery.pk).update(soft_bounces=F("soft_bounces") + 1)
     new_status = EVENT_STATUS.get(stored.event_type)
     if new_status and Delivery.RANK.get(new_status, 0) > Delivery.RANK.get(delivery.status, -1):
@@ -1617,7 +1629,7 @@ def forget_contact(contact: Contact) -> int:
     deliveries = Delivery.objects.filter(contact=contact)
     addresses = set(deliveries.values_list("email", flat=True))
     ProviderEvent.objects.filter(delivery__isnull=True, recipient__in=addresses).update(
-        recipient="", description=""
+        recipient=erased_email(contact.pk), description=""
     )
     # A row a sender holds is taken from it as well: it drops the row before sending.
     return deliveries.filter(status__in=Delivery.PENDING).update(

@@ -319,7 +319,6 @@ def test_each_provider_gets_batches_that_fill_in_every_recipients_own_message(
     assert mail["headers"]["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     row = Delivery.objects.get(bulletin=bulletin, email=alice.email)
     assert mail["headers"]["message-id"] == row.message_id
-    assert f"delivery-{row.pk}@" in row.message_id
     # Each recipient's own unsubscribe link, in the header and in the body.
     links = {m["headers"]["list-unsubscribe"].split(">")[0][1:] for m in received.values()}
     assert len(links) == 4 and all("/mail/unsubscribe/" in link for link in links)

@@ -10,7 +10,7 @@ from association import services as registry
 from association.models import Agreement
 from mailing import audience, services
 from mailing.models import Bulletin, Delivery, Subscription
-from mailing.sending import delivery_id_from_message_id
+from mailing.sending import message_id_for
 
 from ..conftest import lg
 
@@ -112,7 +112,7 @@ def test_it_sends_one_message_per_recipient_with_list_headers(
     assert https.startswith("http://localhost:8000/mail/unsubscribe/")
     assert mailto.startswith("mailto:")
     delivery = Delivery.objects.get(bulletin=bulletin, email=alice.email)
-    assert delivery_id_from_message_id(message["Message-ID"]) == delivery.pk
+    assert message["Message-ID"] == message_id_for(delivery.pk, bulletin.pk)
     assert delivery.provider_message_id == message["Message-ID"]
     assert delivery.status == Delivery.Status.SENT
     lines = mail.text.splitlines()
