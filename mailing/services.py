@@ -1011,9 +1011,6 @@ class _Watch:
         self.since = 0
         self.at = time.monotonic()
         self.lease.beat_if_threadless()
-        status = (
-            Bulletin.objects.filter(pk=self.bulletin_id).values_list("status", flat=True).first()
-        ) or Bulletin.Status.CANCELLED
         mine = Delivery.objects.filter(
             pk__in=ids, claim_token=self.lease.token, status=Delivery.Status.SENDING
         )
@@ -1022,8 +1019,18 @@ class _Watch:
             # whose beat goes on while its sending is stuck) off the rest of this chunk.
             mine.update(claimed_at=timezone.now())
             self.claim_beat = time.monotonic()
-        gone = set(ids) - set(mine.values_list("pk", flat=True))
-        return status, gone
+        # One query while all is well: the rows still ours, of a bulletin still sending.
+        kept = set(
+            mine.filter(bulletin__status=Bulletin.Status.SENDING).values_list("pk", flat=True)
+        )
+        if kept:
+            return Bulletin.Status.SENDING, set(ids) - kept
+        status = (
+            Bulletin.objects.filter(pk=self.bulletin_id).values_list("status", flat=True).first()
+        ) or Bulletin.Status.CANCELLED
+        if status != Bulletin.Status.SENDING:
+            return status, set()
+        return status, set(ids)
 
 
 def _record(token: str, delivery: Delivery, outcome: Outcome) -> None:
