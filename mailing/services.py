@@ -1133,6 +1133,7 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
     more = False
     stopped = False
     lease = _Lease(bulletin_id)
+    breaker = _Breaker(bulletin_id)
     try:
         while True:
             if time.monotonic() >= deadline:
@@ -1141,7 +1142,7 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
             _token, rows = claim_deliveries(bulletin_id, limit=chunk, token=lease.token)
             if not rows:
                 break
-            stopped = not _send_chunk(lease, composer, transport, limiter, rows)
+            stopped = not _send_chunk(lease, breaker, composer, transport, limiter, rows)
             Bulletin.objects.filter(pk=bulletin_id).update(last_activity_at=timezone.now())
             if stopped:
                 break
@@ -1155,14 +1156,18 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
 
 
 def _send_chunk(
-    lease: _Lease, composer: Composer, transport: Any, limiter: RateLimiter, rows: list[Delivery]
+    lease: _Lease,
+    breaker: _Breaker,
+    composer: Composer,
+    transport: Any,
+    limiter: RateLimiter,
+    rows: list[Delivery],
 ) -> bool:
     """Send the claimed ROWS; returns False if the bulletin stopped meanwhile (what was not
     sent is handed back as its state says)."""
     step = transport.batch_size
     recorder = _Recorder(lease.token, at_least=step)
     watch = _Watch(composer.bulletin.pk, lease)
-    breaker = _Breaker(composer.bulletin.pk)
     rows = list(rows)
     index = 0
     while index < len(rows):
