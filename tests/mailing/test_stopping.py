@@ -238,3 +238,22 @@ def test_an_opt_out_or_an_erasure_stops_a_message_already_claimed(
     rows = {d.contact_id: d for d in Delivery.objects.filter(contact_id__in=claimed)}
     assert rows[leaving.pk].status == Delivery.Status.SKIPPED
     assert rows[erased.pk].status == Delivery.Status.CANCELLED
+
+
+def test_a_scheduled_bulletin_starts_on_time_while_every_sender_is_busy(
+    settings, tmp_path, sink, processes, all_members_list, kanto_list
+):
+    from django.utils import timezone
+
+    busy, _contacts, _env = _slow_start(
+        settings, tmp_path, sink, processes, all_members_list, recipients=100
+    )
+    later = services.save_bulletin(None, mailing_list=kanto_list, subject="予約", body="本文")
+    at = timezone.now()
+    services.schedule_bulletin(later, at=at)
+
+    wait_until(lambda: _status(later) == Bulletin.Status.SENDING, 15, "the scheduled start")
+    later.refresh_from_db()
+    # Beat looks every second; the start runs beside the sends, not behind them.
+    assert (later.started_at - at).total_seconds() < 5
+    assert _status(busy) == Bulletin.Status.SENDING and _holding() > 0
