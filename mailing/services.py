@@ -1201,10 +1201,11 @@ def _fail_fast() -> int:
     return int(_setting("MAILING_FAIL_FAST", 20))
 
 
-def _failure_kind(error: str) -> str:
-    """What two failures have in common when they have one cause: the reason without the
-    addresses it may name."""
-    return ADDRESS_RE.sub("<>", error).strip()
+def _without_addresses(error: str) -> str:
+    """A server's reply without the addresses it may name: what two failures of one cause
+    have in common, and what may be shown to any secretariat account (a bulletin's stop
+    reason names nobody)."""
+    return ADDRESS_RE.sub(_("（宛先）"), error).strip()
 
 
 ADDRESS_RE = re.compile(r"<?[^\s<>'\"]+@[^\s<>'\"]+>?")
@@ -1257,10 +1258,10 @@ def stop_failing_bulletin(bulletin_id: int, *, limit: int) -> bool:
             .order_by("pk")
             .values_list("error", flat=True)[: limit * 10]
         )
-        if len(errors) < limit or len({_failure_kind(e) for e in errors}) != 1:
+        if len(errors) < limit or len({_without_addresses(e) for e in errors}) != 1:
             return False
         bulletin.status = Bulletin.Status.FAILED
-        bulletin.failure_reason = errors[0]
+        bulletin.failure_reason = _without_addresses(errors[0])
         bulletin.last_activity_at = timezone.now()
         bulletin.save(update_fields=["status", "failure_reason", "last_activity_at", "updated_at"])
         audit(
@@ -1270,7 +1271,7 @@ def stop_failing_bulletin(bulletin_id: int, *, limit: int) -> bool:
             f"配信「{bulletin.subject}」は最初の {len(errors)} 件がすべて同じ理由で送れず停止",
         )
         emails.send_bulletin_stopped(bulletin, failed=len(errors))
-    logger.error("bulletin %s stopped: %s", bulletin_id, errors[0])
+    logger.error("bulletin %s stopped: %s", bulletin_id, bulletin.failure_reason)
     return True
 
 
