@@ -255,5 +255,6 @@ def test_a_scheduled_bulletin_starts_on_time_while_every_sender_is_busy(
     wait_until(lambda: _status(later) == Bulletin.Status.SENDING, 15, "the scheduled start")
     later.refresh_from_db()
     # Beat looks every second; the start runs beside the sends, not behind them.
+    assert later.started_at is not None
     assert (later.started_at - at).total_seconds() < 5
     assert _status(busy) == Bulletin.Status.SENDING and _holding() > 0
