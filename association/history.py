@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "kind_changed": _("会員種別の変更"),
     "guest_registered": _("非会員として登録"),
     "member_updated": _("会員情報の更新"),
+    "agreement_recorded": _("連携協定の登録"),
     "contact_added": _("担当者の登録"),
     "contact_updated": _("担当者情報の更新"),
     "contact_deactivated": _("担当者の無効化"),
