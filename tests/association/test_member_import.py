@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Sequence
 
 import openpyxl
 import pytest
@@ -15,18 +16,18 @@ from association.models import Agreement, AuditEntry, Block, Member
 from tests.conftest import lg
 
 
-def _xlsx(rows: list[list[object]]) -> bytes:
+def _xlsx(rows: Sequence[Sequence[object]]) -> bytes:
     book = openpyxl.Workbook()
     sheet = book.active
     assert sheet is not None
     for row in rows:
-        sheet.append(row)
+        sheet.append(list(row))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
 
 
-ROSTER = [
+ROSTER: list[list[object]] = [
     ["令和8年度 会員名簿"],  # a title above the header, as real files have
     ["団体コード", "団体名", "会員種別", "入会日", "ブロック", "連携協定日", "ハッシュタグ"],
     ["131237", "東京都江戸川区", "会員", "平成23年7月1日", "", "R1.5.1", "#いのちSOS江戸川"],
@@ -66,7 +67,7 @@ def test_a_roster_is_imported_through_the_services(registry):
 
 
 def test_one_bad_cell_names_its_row_and_column_and_nothing_is_written(registry):
-    rows = [
+    rows: list[list[object]] = [
         ROSTER[1],
         ["131237", "", "会員", "令和8年2月30日", "", "", ""],
         ["999999", "", "会員", "", "", "", ""],
@@ -89,7 +90,10 @@ def test_hostile_cells_stay_text_and_a_missing_code_column_is_named(registry):
     plan = member_import.import_members(_xlsx([["団体名", "会員種別"], ["x", "会員"]]))
     assert [str(e) for e in plan.errors] == ["1行目「団体コード」: 必須の列がありません。"]
     long_tag = "#" + "あ" * 70
-    rows = [ROSTER[1], ["131237", "", "会員", "2011/7/1", "", "2019/5/1", long_tag]]
+    rows: list[list[object]] = [
+        ROSTER[1],
+        ["131237", "", "会員", "2011/7/1", "", "2019/5/1", long_tag],
+    ]
     plan = member_import.import_members(_xlsx(rows))
     assert any("60文字以内" in str(e) for e in plan.errors)
     rows = [ROSTER[1], ["131237", "", "会員", "2011/7/1", "", "2019/5/1", "#a\r\nb"]]
