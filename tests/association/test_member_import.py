@@ -147,3 +147,44 @@ def test_the_command_prints_the_plan_and_refuses_a_file_with_errors(registry, tm
         call_command("import_members", str(bad), stdout=io.StringIO(), stderr=io.StringIO())
     call_command("import_members", str(path), stdout=out)
     assert Member.objects.count() == 3
+
+
+def test_the_admin_previews_a_roster_then_imports_exactly_that(client, registry):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from association.models import User
+
+    user = User.objects.create_superuser("jimukyoku", "jimukyoku@example.jp", "x-long-passphrase")
+    client.force_login(user)
+    changelist = client.get(reverse("admin:association_member_changelist")).content.decode()
+    assert "名簿をExcelから取込" in changelist and "会員一覧をCSVに書き出し" in changelist
+    upload = SimpleUploadedFile("名簿.xlsx", _xlsx(ROSTER))
+    page = client.post(reverse("admin:association_member_import"), {"file": upload})
+    html = page.content.decode()
+    assert "「名簿.xlsx」の確認（まだ取り込んでいません）" in html
+    assert "新規 3団体" in html and "東京都江戸川区" in html and "登録する" in html
+    assert not Member.objects.exists()
+    token = page.context["token"]
+    done = client.post(reverse("admin:association_member_import_confirm"), {"token": token})
+    assert done.status_code == 302
+    assert Member.objects.count() == 3 and Agreement.objects.count() == 1
+    again = client.post(reverse("admin:association_member_import_confirm"), {"token": token})
+    assert again.status_code == 302 and Member.objects.count() == 3  # the file is gone
+    exported = client.get(reverse("admin:association_member_export"))
+    assert "131237,東京都江戸川区" in exported.content.decode("utf-8-sig")
+
+
+def test_staff_who_may_only_view_members_cannot_import(client, registry):
+    from django.contrib.auth.models import Permission
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    from association.models import User
+
+    staff = User.objects.create_user("hojo", "hojo@example.jp", "x-long-passphrase", is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(codename="view_member"))
+    client.force_login(staff)
+    upload = SimpleUploadedFile("名簿.xlsx", _xlsx(ROSTER))
+    response = client.post(reverse("admin:association_member_import"), {"file": upload})
+    assert response.status_code == 403 and not Member.objects.exists()
