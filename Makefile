@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run setup install test lint typecheck check chromium bench clean-var
+.PHONY: run setup install test lint typecheck check chromium fonts bench clean-var
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-setup: install
+setup: install fonts
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_local_governments
 	$(BIN)/python manage.py load_demo_data
@@ -33,7 +33,10 @@ run: setup
 chromium:
 	@bash scripts/ensure-chromium
 
-test: install chromium
+fonts:
+	@bash scripts/ensure-fonts
+
+test: install chromium fonts
 	$(BIN)/pytest
 
 lint: install

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from mailing import outbox
+from office import views as office_views
 
 from . import views
 
@@ -38,6 +39,9 @@ urlpatterns = [
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
     path("portal/", include("association.urls")),
+    path("papers/", include("office.portal_urls")),
+    # A certificate's verification page: open to anyone holding its code.
+    path("certificates/<str:code>/", office_views.verify_certificate, name="certificate"),
 ]
 
 if not settings.PRODUCTION:
