@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -29,7 +30,8 @@ def _embedded_fonts(reader: PdfReader) -> set[str]:
     """Names of the fonts whose program is in the file (FontFile, FontFile2 or FontFile3)."""
     found = set()
     for page in reader.pages:
-        fonts = page["/Resources"].get_object().get("/Font", {})
+        resources: Any = page["/Resources"].get_object()
+        fonts = resources.get("/Font", {})
         for ref in fonts.values():
             font = ref.get_object()
             for descendant in font.get("/DescendantFonts", [font]):
