@@ -20,6 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
@@ -127,4 +128,36 @@ def certificates(registrations: list[Registration]) -> bytes:
     return render_pdf(
         "office/papers/certificates.html",
         {"pages": pages, "association": settings.SITE_NAME},
+    )
+
+
+def badges(training: Training) -> bytes:
+    """名札 on A4 label sheets of 10 (2 × 5, 91 × 55 mm): 団体名, ふりがな, 氏名."""
+    return render_pdf(
+        "office/papers/badges.html", {"training": training, "registrations": list(roster(training))}
+    )
+
+
+def notices(training: Training, *, member_ids: list[int] | None = None) -> bytes:
+    """開催通知: one page per registered municipality, addressed to the head of each
+    participant's department (所属長), naming that municipality's participants, so that they
+    can be sent on the trip (出張命令)."""
+    by_member: dict[int, list[Registration]] = {}
+    for registration in roster(training):
+        if member_ids is None or registration.member_id in member_ids:
+            by_member.setdefault(registration.member_id, []).append(registration)
+    letters = []
+    for registrations in by_member.values():
+        departments = sorted({r.contact.department for r in registrations if r.contact.department})
+        letters.append(
+            {"member": registrations[0].member, "departments": departments, "people": registrations}
+        )
+    return render_pdf(
+        "office/papers/notices.html",
+        {
+            "training": training,
+            "letters": letters,
+            "association": settings.SITE_NAME,
+            "today": timezone.localdate(),
+        },
     )

@@ -10,4 +10,5 @@ urlpatterns = [
         views.my_certificate,
         name="my_certificate",
     ),
+    path("m/<str:code>/trainings/<int:pk>/notice.pdf", views.my_notice, name="my_notice"),
 ]

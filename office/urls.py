@@ -14,6 +14,18 @@ urlpatterns = [
         name="attendance_sheet",
     ),
     path(
+        "trainings/<int:pk>/badges.pdf",
+        admin.site.admin_view(views.training_paper),
+        {"paper": "badges"},
+        name="badges",
+    ),
+    path(
+        "trainings/<int:pk>/notices.pdf",
+        admin.site.admin_view(views.training_paper),
+        {"paper": "notices"},
+        name="notices",
+    ),
+    path(
         "trainings/<int:pk>/certificates.pdf",
         admin.site.admin_view(views.training_paper),
         {"paper": "certificates"},

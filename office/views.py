@@ -136,6 +136,24 @@ def my_certificate(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     return _pdf(papers.certificates([registration]), _("参加証明書.pdf"))
 
 
+@login_required
+def my_notice(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """The portal: the 開催通知 of a training for the staff member's own municipality, when
+    someone of it holds a confirmed seat."""
+    contact = portal_contact(request.user, code)  # type: ignore[arg-type]
+    training = get_object_or_404(
+        Training.objects.filter(
+            registrations__member=contact.member,
+            registrations__status=Registration.Status.CONFIRMED,
+        ).distinct(),
+        pk=pk,
+    )
+    return _pdf(
+        papers.notices(training, member_ids=[contact.member_id]),
+        _("開催通知_%(t)s.pdf") % {"t": training.title},
+    )
+
+
 def verify_certificate(request: HttpRequest, code: str) -> HttpResponse:
     """Anyone may check a certificate: the name and the training, nothing else."""
     registration = papers.find_certificate(code)

@@ -189,3 +189,46 @@ def test_an_attendee_downloads_their_own_certificate_from_the_portal(client, tra
     assert colleague.status_code == 404  # 青木's, and absent besides
     other = client.get(reverse("papers:my_certificate", args=[code, regs[0].pk]))
     assert other.status_code in (403, 404)  # another municipality's attendee
+
+
+def test_badges_fit_ten_to_an_a4_label_sheet(training_day):
+    training, _regs = training_day
+    member = association.admit_member(lg("東京都港区"))
+    for n in range(8):
+        contact = association.add_contact(
+            member, name=f"港 {n}郎", kana=f"みなと {n}", email=f"b{n}@minato.example.jp"
+        )
+        events.register_for_training(
+            training, contact=contact, now=training.starts_at - dt.timedelta(days=30)
+        )
+    pages, reader = _text(papers.badges(training))
+    assert len(pages) == 2  # 12 badges: 10 on the first sheet, 2 on the second
+    assert "東京都江戸川区" in pages[0] and "さとう みさき" in pages[0] and "佐藤 美咲" in pages[0]
+    assert sum(p.count("港 ") for p in pages) == 8
+    width, height = (float(v) for v in reader.pages[0].mediabox[2:])
+    assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+    assert any("IPAexGothic" in name for name in _embedded_fonts(reader))
+
+
+def test_a_notice_is_addressed_to_the_head_of_each_registered_municipality(training_day):
+    training, regs = training_day
+    association.update_contact(regs[1].contact, by=None, department="健康部 保健予防課")
+    pages, _reader = _text(papers.notices(training))
+    assert len(pages) == 3  # 札幌市, 足立区, 江戸川区 (two people on one page)
+    edogawa = next(p for p in pages if "東京都江戸川区" in p)
+    assert "健康部 保健予防課" in edogawa and "所属長 様" in edogawa
+    assert "佐藤 美咲" in edogawa and "青木 一郎" in edogawa and "高橋" not in edogawa
+    assert "令和8年6月1日（月） 13:30〜16:30" in edogawa and "開催について（通知）" in edogawa
+
+
+def test_staff_download_their_own_municipalitys_notice_from_the_portal(client, training_day):
+    training, regs = training_day
+    sato = regs[1].contact
+    code = sato.member.local_government_id
+    client.force_login(sato.user)
+    response = client.get(reverse("papers:my_notice", args=[code, training.pk]))
+    assert response.status_code == 200
+    (page,) = _text(response.content)[0]
+    assert "東京都江戸川区" in page and "北海道札幌市" not in page and "高橋" not in page
+    other = client.get(reverse("papers:my_notice", args=["011002", training.pk]))
+    assert other.status_code in (403, 404)  # not her municipality
