@@ -64,6 +64,9 @@ SITE_URL = envget("SITE_URL", "http://localhost:8000").rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = envget("SITE_NAME", "自殺のない社会づくり市区町村会")
+# TrueType fonts embedded in printed papers (office/papers.py); empty: Debian's IPAex fonts.
+OFFICE_FONT_GOTHIC = envget("OFFICE_FONT_GOTHIC", "")
+OFFICE_FONT_MINCHO = envget("OFFICE_FONT_MINCHO", "")
 
 INSTALLED_APPS = [
     # The admin's default site is Renkei's: password plus a second factor (django-otp).

@@ -70,3 +70,47 @@ def test_the_secretariat_goes_from_the_days_work_to_the_nendo_report(page, regis
     book = openpyxl.load_workbook(io.BytesIO(Path(path).read_bytes()))
     blocks = [row[3].value for row in book["会員別"].iter_rows(min_row=2)]
     assert blocks and set(blocks) == {"関東"}
+
+
+def test_the_secretariat_downloads_a_trainings_attendance_sheet(page, registry, tmp_path):
+    import datetime as dt
+
+    from django.utils import timezone
+    from pypdf import PdfReader
+
+    from association.models import Contact
+    from events import services as events
+    from events.models import Training
+
+    load_demo_data()
+    start = (timezone.localtime() + dt.timedelta(days=40)).replace(hour=13, minute=30, second=0)
+    training = events.save_training(
+        Training(
+            kind=Training.Kind.NATIONAL,
+            title="全体研修会（出欠表の確認）",
+            starts_at=start,
+            ends_at=start + dt.timedelta(hours=3),
+            capacity=50,
+            per_member_limit=5,
+            status=Training.Status.PUBLISHED,
+        )
+    )
+    people = list(Contact.objects.active().order_by("pk")[:3])
+    for contact in people:
+        events.register_for_training(training, contact=contact)
+
+    device = second_factor_device(User.objects.get(username=SECRETARIAT_USERNAME))
+    page.goto(f"/admin/login/?next=/admin/events/training/{training.pk}/change/")
+    page.locator("#id_username").fill(SECRETARIAT_USERNAME)
+    page.locator("#id_password").fill(secretariat_password())
+    page.locator("#id_otp_token").fill(totp_code(device))
+    page.locator("input[type=submit]").click()
+    expect(page.get_by_role("link", name="出欠表（PDF）")).to_be_visible()
+    _shot(page, tmp_path, "training-papers")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="出欠表（PDF）").click()
+    assert download.value.suggested_filename == "出欠表_全体研修会（出欠表の確認）.pdf"
+    reader = PdfReader(download.value.path())
+    text = "".join(p.extract_text() for p in reader.pages)
+    assert all(contact.name in text for contact in people)
+    assert "1 / 1 ページ" in text
