@@ -36,8 +36,13 @@ chromium:
 fonts:
 	@bash scripts/ensure-fonts
 
+# The suite runs in TEST_PROCESSES processes at once (pytest-xdist; each has its own var/ and
+# Redis databases, see config/settings.py), then the tests marked serial run alone: those that
+# measure a burst or a rate and would measure their neighbours instead.
+TEST_PROCESSES ?= 3
 test: install chromium fonts
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not serial" $(PYTEST_ARGS)
+	$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

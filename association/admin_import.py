@@ -1,7 +1,7 @@
 """The admin's contact and member imports, and the contact export. Import: upload, a dry-run preview, then a confirm step that imports
 exactly what was previewed.
 
-The uploaded file is kept under settings.VAR_DIR/contact-imports/ and named in a signed token
+The uploaded file is kept by association.import_previews and named in a signed token
 together with the preview's fingerprint and the user. The confirm step re-reads that same file
 and imports only if the plan is unchanged; if the registry moved meanwhile it shows the new
 preview instead. The ContactAdmin prepends import_urls(self) to its get_urls(); the MemberAdmin
@@ -10,15 +10,12 @@ import_urls(self, MEMBERS) for the member roster (association.member_import).
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
@@ -32,12 +29,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import exporting, importing, member_import, services
+from . import exporting, import_previews, importing, member_import, services
 from .models import Contact, Member, User
 
 PERMISSIONS = ("association.view_contact", "association.add_contact", "association.change_contact")
 TOKEN_SALT = "association.contact-import"
-TOKEN_MAX_AGE = 60 * 60  # a preview is good for an hour
+TOKEN_MAX_AGE = import_previews.MAX_AGE_SECONDS  # then its file is gone (import_previews)
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 
@@ -124,24 +121,6 @@ def _check_permission(request: HttpRequest, importer: Importer) -> User:
     return request.user
 
 
-def _store_dir() -> Path:
-    directory = Path(settings.VAR_DIR) / "contact-imports"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
-
-
-def _store(data: bytes, suffix: str) -> str:
-    directory = _store_dir()
-    # Leftovers of previews nobody confirmed hold personal data: keep them no longer than needed.
-    cutoff = time.time() - TOKEN_MAX_AGE
-    for old in directory.iterdir():
-        if old.is_file() and old.stat().st_mtime < cutoff:
-            old.unlink(missing_ok=True)
-    name = secrets.token_hex(16) + suffix
-    (directory / name).write_bytes(data)
-    return name
-
-
 def _render(
     request: HttpRequest,
     model_admin: admin.ModelAdmin[Any],
@@ -179,7 +158,7 @@ def import_view(
     plan = importer.run(data, filename=upload.name, dry_run=True)
     token = ""
     if not plan.errors and plan.has_changes:
-        stored = _store(data, Path(upload.name).suffix.lower())
+        stored = import_previews.store(data, Path(upload.name).suffix.lower())
         token = signing.dumps(
             {
                 "file": stored,
@@ -207,7 +186,7 @@ def confirm_view(
     except signing.BadSignature:
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
         return start_over
-    stored = _store_dir() / Path(ticket["file"]).name
+    stored = import_previews.path_of(ticket["file"])
     if ticket.get("user") != user.pk or not stored.is_file():
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
         return start_over

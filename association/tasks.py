@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from . import emails
+from . import emails, import_previews
 from .models import Contact
 
 
@@ -15,3 +15,9 @@ def welcome_successor_task(successor_id: int, predecessor_id: int) -> None:
         return
     predecessor = Contact.objects.get(pk=predecessor_id)
     emails.send_welcome_successor(successor, predecessor)
+
+
+@shared_task(name="association.remove_stale_import_previews")
+def remove_stale_import_previews_task() -> int:
+    """Uploaded contact files nobody confirmed hold personal data: gone within the hour."""
+    return import_previews.remove_stale()

@@ -54,3 +54,40 @@ def check_csp(app_configs: Any = None, **kwargs: Any) -> list[Warning]:
             )
         ]
     return []
+
+
+@register(Tags.security, deploy=True)
+def check_provider_webhooks(app_configs: Any = None, **kwargs: Any) -> list[Error | Warning]:
+    """Without the webhook secret anyone can post bounces and complaints that suppress real
+    recipients; without a provider's signing key, anyone can forge its signed events."""
+    if not settings.PRODUCTION:
+        return []
+    from mailing import webhooks
+
+    problems: list[Error | Warning] = []
+    for name in webhooks.configured_providers():
+        provider = webhooks.PROVIDERS.get(name)
+        if provider is None:
+            problems.append(
+                Warning(
+                    f"Events of the mail provider {name!r} are not read: bounces and "
+                    "complaints will not suppress anyone.",
+                    hint="Renkei reads events from: " + ", ".join(sorted(webhooks.PROVIDERS)),
+                    id="renkei.W003",
+                )
+            )
+            continue
+        missing = sorted(
+            {key for kind in provider.views for key in webhooks.missing_credentials(name, kind)}
+        )
+        if missing:
+            problems.append(
+                Error(
+                    f"{' and '.join(missing)} must be set for {provider.esp_name}'s webhooks "
+                    "in production; until then they are not mounted.",
+                    hint="Set them in the environment (README: Production) and use the same "
+                    "credentials in the provider's webhook settings.",
+                    id="renkei.E002",
+                )
+            )
+    return problems

@@ -22,8 +22,22 @@ def envget(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def envbool(name: str, default: str = "False") -> bool:
-    return envget(name, default).lower() in ("1", "true", "yes", "on")
+    """NAME as a boolean: 1/true/yes/on or 0/false/no/off (any case); unset or empty is
+    DEFAULT. Anything else stops the start: a typo must not quietly mean "off"."""
+    value = envget(name, "").strip().lower() or default.lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={envget(name)!r} is not a boolean (use one of {', '.join(TRUE_WORDS)} "
+        f"or {', '.join(FALSE_WORDS)})"
+    )
 
 
 def envint(name: str, default: str) -> int:
@@ -37,7 +51,16 @@ def envlist(name: str, default: str = "") -> list[str]:
 # Everything written under var/ (the SQLite database, the secret key, the outbox, media, the
 # broker folder, import previews) holds personal data or secrets: only this account reads it.
 os.umask(0o077)
-VAR_DIR = Path(envget("RENKEI_VAR_DIR", str(BASE_DIR / "var")))
+# `make test` runs the suite in several processes at once (pytest-xdist): each of them, with the
+# workers and servers it starts (they inherit PYTEST_XDIST_WORKER), has a var/ directory and a
+# pair of Redis databases of its own. Outside the test suite TEST_PROCESS is 0 and changes nothing.
+TEST_PROCESS = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+VAR_DIR = Path(
+    envget(
+        "RENKEI_VAR_DIR",
+        str(BASE_DIR / "var" / f"test-gw{TEST_PROCESS}" if TEST_PROCESS else BASE_DIR / "var"),
+    )
+)
 VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 VAR_DIR.chmod(0o700)
 
@@ -60,7 +83,22 @@ if not SECRET_KEY:
     key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text(encoding="utf-8").strip()
 
-SITE_URL = envget("SITE_URL", "http://localhost:8000").rstrip("/")
+
+def _served_url() -> str:
+    """Where `make run` serves (RENKEI_HOST/RENKEI_PORT, which it gives every process it
+    starts), so that links in the demo's mail open the running site; else localhost:8000."""
+    port = envget("RENKEI_PORT")
+    if not port:
+        return "http://localhost:8000"
+    host = envget("RENKEI_HOST", "localhost").strip() or "localhost"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "localhost"  # every interface: this machine's own name opens it
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+SITE_URL = (envget("SITE_URL") or _served_url()).rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = envget("SITE_NAME", "自殺のない社会づくり市区町村会")
@@ -92,6 +130,7 @@ INSTALLED_APPS = [
     "mailing",
     "events",
     "office",
+    "inquiries",
 ]
 
 MIDDLEWARE = [
@@ -129,6 +168,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "config.context_processors.site",
+                "mailing.context_processors.stopped_bulletins",
             ],
         },
     },
@@ -173,7 +213,17 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "association.User"
 
-REDIS_URL = envget("REDIS_URL")
+
+def _own_redis_database(url: str) -> str:
+    """redis://host:port/N → N + 2 × the test process (see TEST_PROCESS): the broker and the
+    cache, numbered N and N + 1 by convention, stay apart between parallel test processes."""
+    if not TEST_PROCESS or not url.startswith(("redis://", "rediss://")):
+        return url
+    head, _, number = url.rpartition("/")
+    return f"{head}/{int(number or 0) + 2 * TEST_PROCESS}"
+
+
+REDIS_URL = _own_redis_database(envget("REDIS_URL"))
 CACHES: dict[str, dict[str, object]]
 if REDIS_URL:
     CACHES = {
@@ -279,6 +329,10 @@ MEDIA_URL = "media/"
 # or, by default, the file outbox under var/outbox that /dev/outbox/ shows when DEBUG is on.
 EMAIL_BACKEND = envget("EMAIL_BACKEND", "mailing.outbox.OutboxBackend")
 OUTBOX_DIR = Path(envget("OUTBOX_DIR", str(VAR_DIR / "outbox")))
+# The outbox is pruned by beat: messages older than this many days, and all but the newest this
+# many (one bulletin writes a file per recipient).
+OUTBOX_KEEP_DAYS = envint("OUTBOX_KEEP_DAYS", "7")
+OUTBOX_KEEP_COUNT = envint("OUTBOX_KEEP_COUNT", "1000")
 DEFAULT_FROM_EMAIL = envget("DEFAULT_FROM_EMAIL", "市区町村会事務局 <jimukyoku@renkei.example.jp>")
 SERVER_EMAIL = envget("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
 EMAIL_HOST = envget("EMAIL_HOST", "localhost")
@@ -300,6 +354,20 @@ if "," in str(ANYMAIL.get("WEBHOOK_SECRET", "")):
     # Rotating webhook credentials: "user:new,user:old" accepts both until the old one goes.
     ANYMAIL["WEBHOOK_SECRET"] = envlist("ANYMAIL_WEBHOOK_SECRET")  # type: ignore[assignment]
 ANYMAIL.setdefault("BREVO_API_URL", envget("BREVO_API_URL", "https://api.brevo.com/v3/"))
+# anymail's boolean settings (its own, and each provider's: <ESP>_USE_BULK_API…) are read as
+# booleans, or ANYMAIL_IGNORE_RECIPIENT_STATUS=False would be the true string "False".
+ANYMAIL_BOOLEANS = (
+    "IGNORE_UNSUPPORTED_FEATURES",
+    "IGNORE_RECIPIENT_STATUS",
+    "DEBUG_API_REQUESTS",
+    "GENERATE_MESSAGE_ID",
+    "USE_BULK_API",
+    "TRACK_INITIAL_OPEN_AS_OPENED",
+    "AUTO_CONFIRM_SNS_SUBSCRIPTIONS",
+)
+for _key in list(ANYMAIL):
+    if any(_key == word or _key.endswith("_" + word) for word in ANYMAIL_BOOLEANS):
+        ANYMAIL[_key] = envbool(f"ANYMAIL_{_key}")  # type: ignore[assignment]
 
 # Bulletins (mailing app). The pipeline keeps its truth in Delivery rows; these tune it.
 MAILING_EMAIL_BACKEND = envget("MAILING_EMAIL_BACKEND")  # defaults to EMAIL_BACKEND
@@ -310,9 +378,17 @@ MAILING_BATCH_SIZE = envint("MAILING_BATCH_SIZE", "0")  # 0 = the provider's own
 MAILING_SENDERS = envint("MAILING_SENDERS", "4")  # parallel send tasks per bulletin
 MAILING_MAX_ATTEMPTS = envint("MAILING_MAX_ATTEMPTS", "6")
 MAILING_RETRY_SECONDS = envint("MAILING_RETRY_SECONDS", "60")  # first backoff, then doubled
-MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a silent claim is released
+MAILING_CLAIM_TIMEOUT = envint("MAILING_CLAIM_TIMEOUT", "120")  # a stuck claim is released
+# A sender beats every second; one silent for this long is dead and its claims are released.
+MAILING_SENDER_TIMEOUT = envint("MAILING_SENDER_TIMEOUT", "5")
+# A sender looks at the bulletin's state (pause, cancel) and at its claimed rows (opt-outs)
+# before every this many messages, and at least every MAILING_CHECK_SECONDS.
+MAILING_CHECK_EVERY = envint("MAILING_CHECK_EVERY", "10")
+MAILING_CHECK_SECONDS = envint("MAILING_CHECK_SECONDS", "1")
+# A bulletin whose first this many deliveries all fail for one reason stops (0: never).
+MAILING_FAIL_FAST = envint("MAILING_FAIL_FAST", "20")
 MAILING_STALL_SECONDS = envint("MAILING_STALL_SECONDS", "30")
-MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "15")
+MAILING_SWEEP_SECONDS = envint("MAILING_SWEEP_SECONDS", "5")
 MAILING_SCHEDULE_SECONDS = envint("MAILING_SCHEDULE_SECONDS", "30")  # how often beat looks
 MAILING_UNSUBSCRIBE_TOKEN_DAYS = envint("MAILING_UNSUBSCRIBE_TOKEN_DAYS", "400")
 MAILING_UNSUBSCRIBE_MAILTO = envget("MAILING_UNSUBSCRIBE_MAILTO")
@@ -335,7 +411,7 @@ POSTBOX_KEEP_DAYS = envint("POSTBOX_KEEP_DAYS", "180")  # finished messages are 
 
 # Celery. Redis in production; by default kombu's filesystem transport under var/broker, which
 # is a real broker shared by the web process, the worker and beat. Never eager.
-CELERY_BROKER_URL = envget("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = _own_redis_database(envget("CELERY_BROKER_URL", "filesystem://"))
 if CELERY_BROKER_URL.startswith("filesystem"):
     _broker_dir = VAR_DIR / "broker"
     for _sub in ("queue", "processed", "control"):
@@ -358,8 +434,14 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     # A test copy of a bulletin is for the person waiting at the compose screen.
     "mailing.send_test_bulletin": {"queue": "transactional"},
+    "mailing.prune_outbox": {"queue": "transactional"},  # housekeeping, never behind a send
+    # Housekeeping must never wait behind a 60-second send: releasing a dead sender's claims,
+    # settling a pause and starting a scheduled bulletin go with mail to one person.
+    "mailing.sweep_deliveries": {"queue": "transactional"},
+    "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
+    "inquiries.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
 }
@@ -371,12 +453,23 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # 照会 and surveys: open the scheduled ones (a survey when its training ends), and send
+    # each reminder day's round once (claimed by a unique row).
+    "inquiries-open-due": {"task": "inquiries.open_due_inquiries", "schedule": 5 * 60.0},
+    "inquiries-send-reminders": {"task": "inquiries.send_reminders", "schedule": 30 * 60.0},
     # Mail owed by trainings is sent when it is written; this catches anything left behind.
     "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
     # Mail to one person is sent when it is committed; this sends what is due again after a
     # back-off and catches anything a lost task left behind.
     "postbox-send-mail": {"task": "postbox.send_mail", "schedule": float(POSTBOX_SWEEP_SECONDS)},
     "postbox-prune-mail": {"task": "postbox.prune_mail", "schedule": 3600.0},
+    # Uploaded contact files waiting for a confirm hold personal data: none outlives an hour
+    # (association.import_previews: previews last 55 minutes, swept every 5).
+    "association-remove-stale-import-previews": {
+        "task": "association.remove_stale_import_previews",
+        "schedule": 300.0,
+    },
+    "mailing-prune-outbox": {"task": "mailing.prune_outbox", "schedule": 10 * 60.0},
     # Bulletins: release claims of dead workers, restart stalled sends; start scheduled ones.
     "mailing-sweep-deliveries": {
         "task": "mailing.sweep_deliveries",
@@ -390,7 +483,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
-# events/seats.py). Off by default: a confirmation mail is sent once the registration has
+# events/services.py). Off by default: a confirmation mail is sent once the registration has
 # committed, so a commit a server crash could still lose would mail a seat that is not there.
 EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "False")
 

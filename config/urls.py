@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from mailing import outbox
+from mailing import views as mailing_views
 from office import views as office_views
 
 from . import views
@@ -36,8 +37,11 @@ urlpatterns = [
     path("accounts/logout/", account_views.logout, name="account_logout"),
     # allauth's pages link to "account_login" (for code login it is the code request).
     path("accounts/login/code/", account_views.request_login_code, name="account_login"),
+    # The short link in every bulletin: the unsubscribe page (and RFC 8058 one-click POST).
+    path("u/<str:token>", mailing_views.unsubscribe, name="unsubscribe_link"),
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
+    path("inquiries/", include("inquiries.urls")),
     path("portal/", include("association.urls")),
     path("papers/", include("office.portal_urls")),
     # A certificate's verification page: open to anyone holding its code.

@@ -26,15 +26,18 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from association.admin_lists import CappedPaginator
 from association.models import Contact, Member, User
 from association.privacy import PersonalDataAdminMixin, can_see_personal_data
 from association.search import FoldedSearchMixin, folded_q
+from association.services import normalise_email
 
 from . import audience, services
 from .forms import BulletinForm, MailingListForm, ScheduleForm
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
     MailingList,
     ProviderEvent,
@@ -172,6 +175,7 @@ class SubscriptionAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAd
     autocomplete_fields = ("contact",)
     fields = ("mailing_list", "contact", "status", "source", "changed_by", "updated_at")
     show_full_result_count = False
+    paginator = CappedPaginator
     personal_display = ("contact_name",)
 
     @admin.display(description=gettext_lazy("担当者"), ordering="contact__kana")
@@ -227,6 +231,8 @@ class SuppressionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_select_related = ("created_by",)
     search_fields = ("email", "note")
     fields = ("email", "reason", "note", "created_by", "created_at")
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -312,6 +318,31 @@ class DocumentAdmin(admin.ModelAdmin):
 # --- deliveries and provider events (read-only) --------------------------------------------------
 
 
+class RecentBulletinFilter(admin.SimpleListFilter):
+    """Deliveries by bulletin: the latest bulletins (and the one chosen), not a link for each
+    of a thousand bulletins on every page. The parameter is the one the report links with."""
+
+    title = gettext_lazy("配信")
+    parameter_name = "bulletin__id__exact"
+    shown = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        sent = Bulletin.objects.exclude(started_at=None).order_by("-started_at", "-id")
+        bulletins = list(sent.only("pk", "subject")[: self.shown])
+        chosen = self.value()
+        if chosen and chosen.isdigit() and all(str(b.pk) != chosen for b in bulletins):
+            bulletins += list(Bulletin.objects.filter(pk=int(chosen)).only("pk", "subject"))
+        return [(str(b.pk), b.subject) for b in bulletins]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(bulletin_id=int(value))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -323,6 +354,21 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class TemporaryErrorFilter(admin.SimpleListFilter):
+    title = gettext_lazy("一時的エラー")
+    parameter_name = "temporary"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("あり")), ("no", _("なし"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> QuerySet[Delivery]:
+        if self.value() == "yes":
+            return queryset.filter(soft_bounces__gt=0)
+        if self.value() == "no":
+            return queryset.filter(soft_bounces=0)
+        return queryset
+
+
 @admin.register(Delivery)
 class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_display = (
@@ -331,20 +377,46 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "organisation",
         "bulletin",
         "status",
+        "temporary_errors",
         "skip_reason",
         "attempts",
         "sent_at",
         "short_error",
     )
-    list_filter = ("status", "skip_reason", "bulletin")
+    list_filter = ("status", TemporaryErrorFilter, "skip_reason", RecentBulletinFilter)
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
+    paginator = CappedPaginator
     personal_display = ("short_error",)
 
     @admin.display(description=gettext_lazy("エラー内容"))
     def short_error(self, obj: Delivery) -> str:
         return obj.error[:80]
+
+    @admin.display(description=gettext_lazy("一時的エラー"), ordering="soft_bounces")
+    def temporary_errors(self, obj: Delivery) -> str:
+        """Deferrals and soft bounces the provider reported: the row stays 送信済み (the
+        provider retries, or gave up for a reason that is not the address's), nobody is
+        suppressed, but the secretariat sees it."""
+        if not obj.soft_bounces:
+            return "-"
+        return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
+    ) -> tuple[QuerySet[Delivery], bool]:
+        # An address is looked up as stored (normalised) on its index, not by a substring
+        # search of every delivery's address, name and organisation.
+        term = search_term.strip()
+        if "@" in term and "email" in self.get_search_fields(request):
+            try:
+                address = normalise_email(term)
+            except ValidationError:
+                address = ""
+            if address:
+                return queryset.filter(email=address), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(ProviderEvent)
@@ -362,6 +434,7 @@ class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_select_related = ("delivery__bulletin",)
     search_fields = ("recipient", "message_id", "event_id")
     show_full_result_count = False
+    paginator = CappedPaginator
 
     @admin.display(description=gettext_lazy("配信"))
     def bulletin(self, obj: ProviderEvent) -> str:
@@ -372,11 +445,11 @@ class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
 
 SUCCEEDED = (Delivery.Status.SENT, Delivery.Status.DELIVERED)
 FAILED = (Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.Status.COMPLAINED)
-ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel")
+ACTIONS = ("test", "start", "schedule", "unschedule", "pause", "resume", "cancel", "resend")
 
 
-def progress_data(bulletin: Bulletin) -> dict[str, Any]:
-    progress = services.bulletin_progress(bulletin)
+def progress_data(bulletin: Bulletin, progress: services.Progress | None = None) -> dict[str, Any]:
+    progress = progress or services.bulletin_progress(bulletin)
     return {
         "status": bulletin.status,
         "status_label": bulletin.get_status_display(),
@@ -388,6 +461,9 @@ def progress_data(bulletin: Bulletin) -> dict[str, Any]:
         "failed": sum(progress.counts.get(s, 0) for s in FAILED),
         "skipped": progress.counts.get(Delivery.Status.SKIPPED, 0),
         "cancelled": progress.counts.get(Delivery.Status.CANCELLED, 0),
+        "test_state": bulletin.test_state,
+        "test_label": services.test_send_label(bulletin),
+        "failure_reason": bulletin.failure_reason,
     }
 
 
@@ -408,19 +484,17 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
 
     def get_changelist_instance(self, request: HttpRequest) -> Any:
-        # Delivery counts for the bulletins on this page only, in one query: annotating the
-        # whole queryset would group every delivery of every bulletin before paginating.
+        # Delivery counts for the bulletins on this page only, in one query of the tally the
+        # database keeps (DeliveryTally): never a count of the deliveries themselves.
         changelist = super().get_changelist_instance(request)
         page = list(changelist.result_list)
         counts: dict[int, dict[str, int]] = {}
-        rows = (
-            Delivery.objects.filter(bulletin__in=[b.pk for b in page])
-            .values_list("bulletin_id", "status")
-            .annotate(n=Count("pk"))
-            .order_by()
+        rows = DeliveryTally.objects.filter(bulletin_id__in=[b.pk for b in page]).values_list(
+            "bulletin_id", "status", "n"
         )
         for bulletin_id, status, n in rows:
-            counts.setdefault(bulletin_id, {})[status] = n
+            mine = counts.setdefault(bulletin_id, {})
+            mine[status] = mine.get(status, 0) + n
         for bulletin in page:
             mine = counts.get(bulletin.pk, {})
             bulletin.n_total = sum(mine.values())  # type: ignore[attr-defined]
@@ -537,13 +611,17 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             ctx.update(self._sending_context(request, bulletin))
         return render(request, "admin/mailing/bulletin/compose.html", ctx)
 
-    def _sending_context(self, request: HttpRequest, bulletin: Bulletin) -> dict[str, Any]:
+    def _sending_context(
+        self, request: HttpRequest, bulletin: Bulletin, progress: services.Progress | None = None
+    ) -> dict[str, Any]:
         ctx: dict[str, Any] = {
-            "progress": progress_data(bulletin),
+            "progress": progress_data(bulletin, progress),
             "progress_url": reverse("admin:mailing_bulletin_progress", args=[bulletin.pk]),
             "can_change": self.has_change_permission(request, bulletin),
             "my_email": getattr(request.user, "email", ""),
         }
+        if bulletin.status in (Bulletin.Status.FAILED, Bulletin.Status.SENT):
+            ctx["resendable"] = bulletin.deliveries.filter(status=Delivery.Status.FAILED).count()
         if bulletin.is_editable:
             ctx["recipient_count"] = audience.recipients(bulletin.mailing_list).count()
             ctx["schedule_form"] = ScheduleForm(
@@ -555,19 +633,23 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         return ctx
 
     def _status(self, request: HttpRequest, bulletin: Bulletin) -> HttpResponse:
+        progress = services.bulletin_progress(bulletin)
         ctx = self._context(
             request,
             title=bulletin.subject,
             bulletin=bulletin,
             copy=services.archived_copy(bulletin),
-            **self._sending_context(request, bulletin),
+            **self._sending_context(request, bulletin, progress),
         )
         if bulletin.status in (Bulletin.Status.SENT, Bulletin.Status.CANCELLED):
-            ctx["report"] = self._report(bulletin, people=can_see_personal_data(request.user))
+            people = can_see_personal_data(request.user)
+            ctx["report"] = self._report(bulletin, progress, people=people)
         return render(request, "admin/mailing/bulletin/status.html", ctx)
 
-    def _report(self, bulletin: Bulletin, *, people: bool) -> dict[str, Any]:
-        counts = services.bulletin_progress(bulletin).counts
+    def _report(
+        self, bulletin: Bulletin, progress: services.Progress, *, people: bool
+    ) -> dict[str, Any]:
+        counts = progress.counts
         labels = dict(Delivery.Status.choices)
         skips = (
             bulletin.deliveries.filter(status=Delivery.Status.SKIPPED)
@@ -585,9 +667,12 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             # Which addresses failed is personal data: the count for everyone, the list only
             # for those who may see contacts.
             "problems": list(problems[:100]) if people else [],
-            "problem_count": problems.count(),
+            "problem_count": sum(counts.get(s, 0) for s in FAILED),
+            "temporary_count": bulletin.deliveries.filter(soft_bounces__gt=0).count(),
             "deliveries_url": reverse("admin:mailing_delivery_changelist")
             + f"?bulletin__id__exact={bulletin.pk}",
+            "temporary_url": reverse("admin:mailing_delivery_changelist")
+            + f"?bulletin__id__exact={bulletin.pk}&temporary=yes",
         }
 
     # -- autosave, preview, progress, actions
@@ -687,7 +772,10 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 "あなたのアカウントにメールアドレスが登録されていないため、テスト送信できません。"
             )
         services.send_test_bulletin(bulletin, to=email, by=user)
-        return messages.SUCCESS, _("テスト送信しました（宛先: %(email)s）。") % {"email": email}
+        return messages.INFO, _(
+            "テスト送信を依頼しました（宛先: %(email)s）。配信業者が受け付けたかどうかを、"
+            "この画面の「送信」欄に表示します。"
+        ) % {"email": email}
 
     def _do_start(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         started = services.start_bulletin(bulletin, by=user)
@@ -713,11 +801,19 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def _do_pause(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.pause_bulletin(bulletin, by=user)
-        return messages.SUCCESS, _("一時停止しました。処理中の分を送り終えると止まります。")
+        return messages.SUCCESS, _(
+            "一時停止しています。送信処理が止まると「一時停止中」と表示されます（数秒）。"
+        )
 
     def _do_resume(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.resume_bulletin(bulletin, by=user)
         return messages.SUCCESS, _("送信を再開しました。")
+
+    def _do_resend(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
+        again = services.resend_failed_deliveries(bulletin, by=user)
+        return messages.SUCCESS, _(
+            "送れなかった %(n)d 件と、まだ送っていない宛先への送信を始めました。"
+        ) % {"n": again}
 
     def _do_cancel(self, request: HttpRequest, bulletin: Bulletin, user: User | None) -> Any:
         services.cancel_bulletin(bulletin, by=user)

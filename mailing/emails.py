@@ -12,6 +12,8 @@ from association.emails import queue
 from association.models import Member
 from postbox.models import OutgoingMail
 
+from .models import Bulletin
+
 
 def secretariat_address() -> str:
     configured = getattr(settings, "MAILING_SECRETARIAT_EMAIL", "")
@@ -40,3 +42,24 @@ def suppression_reference(email: str) -> str:
     from association.privacy import address_hash
 
     return f"mailing.suppression:{address_hash(email)[:32]}"
+
+
+def send_bulletin_stopped(bulletin: Bulletin, *, failed: int) -> None:
+    """Tell the secretariat that a bulletin stopped by itself (its first deliveries all failed
+    for one reason), with the reason and where to resend once it is fixed. Queued in the
+    caller's transaction (the one that marks the bulletin failed)."""
+    from django.urls import reverse
+
+    queue(
+        "bulletin_stopped",
+        {
+            "bulletin": bulletin,
+            "failed": failed,
+            "reason": bulletin.failure_reason,
+            "admin_url": settings.SITE_URL.rstrip("/")
+            + reverse("admin:mailing_bulletin_change", args=[bulletin.pk]),
+        },
+        to=secretariat_address(),
+        kind=OutgoingMail.Kind.SECRETARIAT_REPORT,
+        reference=f"mailing.bulletin-stopped:{bulletin.pk}",
+    )

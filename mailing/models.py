@@ -189,6 +189,12 @@ class Suppression(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("配信停止アドレス")
         verbose_name_plural = _("配信停止アドレス")
+        indexes = [
+            # The suppression rule matches the address or its hash: both probes are indexed,
+            # so checking 100,000 contacts never scans the list once per contact.
+            models.Index(fields=["email"], name="suppression_email"),
+            models.Index(fields=["created_at", "id"], name="suppression_listed"),
+        ]
 
     def __str__(self) -> str:
         return f"{_('配信停止アドレス')}#{self.pk} ({self.get_reason_display()})"
@@ -213,15 +219,26 @@ class Bulletin(models.Model):
     """One announcement to one list. Editable while a draft or scheduled; what was sent is
     frozen in the sent_* fields when sending starts (the archive shows those)."""
 
+    class TestState(models.TextChoices):
+        SENDING = "sending", _("送信中")
+        SENT = "sent", _("配信業者が受け付けました")
+        FAILED = "failed", _("送れませんでした")
+
     class Status(models.TextChoices):
         DRAFT = "draft", _("下書き")
         SCHEDULED = "scheduled", _("予約済み")
         SENDING = "sending", _("送信中")
-        PAUSED = "paused", _("一時停止")
+        # Asked to pause; becomes PAUSED once no worker holds any of its deliveries.
+        PAUSING = "pausing", _("一時停止しています")
+        PAUSED = "paused", _("一時停止中")
+        # Stopped by itself: its first deliveries all failed for the same reason.
+        FAILED = "failed", _("エラーで停止")
         SENT = "sent", _("送信済み")
         CANCELLED = "cancelled", _("中止")
 
     EDITABLE: ClassVar[tuple[str, ...]] = (Status.DRAFT, Status.SCHEDULED)
+    # Started but held: nothing is sent until 再開 (or 失敗した宛先に再送 for FAILED).
+    HELD: ClassVar[tuple[str, ...]] = (Status.PAUSING, Status.PAUSED, Status.FAILED)
 
     mailing_list = models.ForeignKey(
         MailingList,
@@ -251,6 +268,17 @@ class Bulletin(models.Model):
         blank=True,
         help_text=_("送信処理が最後に動いた日時。止まった送信の再開に使います。"),
     )
+    failure_reason = models.TextField(
+        _("停止の理由"),
+        blank=True,
+        help_text=_("最初の宛先がすべて同じ理由で送れず、自動で停止したときの理由。"),
+    )
+    # The last test send (its result is shown on the compose page; the address is not kept).
+    test_state = models.CharField(
+        _("テスト送信の状態"), max_length=12, choices=TestState.choices, blank=True
+    )
+    test_result = models.TextField(_("テスト送信の結果"), blank=True)
+    test_requested_at = models.DateTimeField(_("テスト送信の依頼日時"), null=True, blank=True)
     # Frozen at start: exactly what was sent, for the archive (placeholders as addressed to 各位).
     sent_subject = models.CharField(_("送信件名"), max_length=260, blank=True)
     sent_text = models.TextField(_("送信本文（テキスト）"), blank=True)
@@ -320,7 +348,11 @@ class Delivery(models.Model):
     }
 
     bulletin = models.ForeignKey(
-        Bulletin, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("配信")
+        Bulletin,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("配信"),
+        db_index=False,  # delivery_listed below starts with it
     )
     email = models.EmailField(_("宛先"), max_length=254, help_text=_("正規化したアドレス。"))
     contact = models.ForeignKey(
@@ -378,6 +410,9 @@ class Delivery(models.Model):
             # Ends with id so that a claim (ORDER BY id LIMIT n) walks the index and stops,
             # instead of sorting every queued row of a 100,000-recipient bulletin each time.
             models.Index(fields=["bulletin", "status", "id"], name="delivery_claim_order"),
+            # The admin's list (ordering): a bulletin's deliveries in order, read a page at a
+            # time; it replaces the foreign key's own index on bulletin.
+            models.Index(fields=["bulletin", "id"], name="delivery_listed"),
             # Opt-outs and suppressions skip the address's queued rows at once.
             models.Index(fields=["email", "status"], name="delivery_email_status"),
             models.Index(
@@ -391,9 +426,95 @@ class Delivery(models.Model):
         return f"{_('配信先')}#{self.pk} ({self.get_status_display()})"
 
 
+class DeliveryTallyQuerySet(models.QuerySet["DeliveryTally"]):
+    def counts(self, bulletin_id: int) -> dict[str, int]:
+        """How many of the bulletin's deliveries are in each status: the sum of its tally rows
+        (an index range of a few rows per statement that changed deliveries), folded into one
+        row per status when they pile up."""
+        rows = list(self.filter(bulletin_id=bulletin_id).values_list("status", "n"))
+        counts: dict[str, int] = {}
+        for status, n in rows:
+            counts[status] = counts.get(status, 0) + n
+        if len(rows) > DeliveryTally.FOLD_AFTER:
+            self.fold(bulletin_id)
+        return {status: n for status, n in counts.items() if n}
+
+    def fold(self, bulletin_id: int) -> None:
+        """Replace the bulletin's rows by one per status. DELETE … RETURNING hands each row to
+        exactly one of two folds running at once, and each writes back the sum of what it took,
+        so the totals hold; rows added meanwhile are left for the next fold."""
+        from django.db import connection, transaction
+
+        table = DeliveryTally._meta.db_table
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE bulletin_id = %s RETURNING status, n",
+                [bulletin_id],
+            )
+            sums: dict[str, int] = {}
+            for status, n in cursor.fetchall():
+                sums[status] = sums.get(status, 0) + n
+            DeliveryTally.objects.bulk_create(
+                [
+                    DeliveryTally(bulletin_id=bulletin_id, status=status, n=n)
+                    for status, n in sums.items()
+                    if n
+                ]
+            )
+
+
+class DeliveryTally(models.Model):
+    """Counts of a bulletin's deliveries per status, kept by the database itself: triggers on
+    the delivery table (migration 0006) append (bulletin, status, +n / -n) on every insert,
+    status change and delete, whichever code ran the statement. The sending pipeline's
+    statements stay as they are and never wait on a shared counter row (rows are only ever
+    appended); a progress poll reads a handful of rows instead of counting 100,000."""
+
+    FOLD_AFTER: ClassVar[int] = 64
+
+    # A plain number, not a foreign key: the delete trigger writes while Django deletes a
+    # bulletin and its deliveries, and a row for a bulletin just deleted must not fail.
+    bulletin_id = models.BigIntegerField(_("配信ID"))
+    status = models.CharField(_("状態"), max_length=12)
+    n = models.BigIntegerField(_("件数"))
+
+    objects = DeliveryTallyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("配信先の集計")
+        verbose_name_plural = _("配信先の集計")
+        indexes = [models.Index(fields=["bulletin_id", "status"], name="delivery_tally_bulletin")]
+
+    def __str__(self) -> str:
+        return f"{_('配信')}#{self.bulletin_id} {self.status} {self.n:+d}"
+
+
+class Sender(models.Model):
+    """One running send task of a bulletin: its deliveries are claimed under its token, and a
+    thread of the task beats here every second while it runs. Claims whose sender stopped
+    beating (killed, its machine gone) are released by the sweeper within seconds."""
+
+    token = models.CharField(_("処理ID"), max_length=32, unique=True)
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="senders", verbose_name=_("配信")
+    )
+    worker = models.CharField(_("ワーカー"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("開始日時"), auto_now_add=True)
+    beat_at = models.DateTimeField(_("最終応答日時"), db_index=True)
+
+    class Meta:
+        ordering = ["bulletin_id", "id"]
+        verbose_name = _("送信処理")
+        verbose_name_plural = _("送信処理")
+
+    def __str__(self) -> str:
+        return f"{_('送信処理')}#{self.pk} ({self.worker})"
+
+
 class ProviderEvent(models.Model):
     """One event reported by the mail provider (delivered, bounced, complained…), stored once
-    per provider event id so that a replayed webhook changes nothing."""
+    per provider event id, recipient and type, so that a replayed webhook changes nothing while
+    one notification about two recipients (Amazon SES gives both the same id) records both."""
 
     provider = models.CharField(_("配信業者"), max_length=40)
     event_id = models.CharField(_("イベントID"), max_length=200)
@@ -417,9 +538,11 @@ class ProviderEvent(models.Model):
         ordering = ["-received_at", "-id"]
         verbose_name = _("配信イベント")
         verbose_name_plural = _("配信イベント")
+        indexes = [models.Index(fields=["received_at", "id"], name="provider_event_listed")]
         constraints = [
             models.UniqueConstraint(
-                fields=["provider", "event_id"], name="provider_event_stored_once"
+                fields=["provider", "event_id", "recipient", "event_type"],
+                name="provider_event_stored_once",
             )
         ]
 
@@ -474,3 +597,42 @@ class Document(models.Model):
     @property
     def url(self) -> str:
         return f"{settings.SITE_URL}/mail/files/{self.token}/{self.filename}"
+
+
+def _new_link_token() -> str:
+    import secrets
+
+    # 16 random bytes = 128 bits, 22 characters of URL-safe base64.
+    return secrets.token_urlsafe(16)
+
+
+class ListLink(models.Model):
+    """One address's own link to one list, printed in every bulletin of that list to it:
+    https://<site>/u/<token>, short enough to type from a PC whose mail has links disabled.
+    The token is random (128 bits), not derived from the address, and leads to the unsubscribe
+    page of that list for that address (and from there to the preference page)."""
+
+    mailing_list = models.ForeignKey(
+        MailingList,
+        on_delete=models.CASCADE,
+        related_name="links",
+        verbose_name=_("メーリングリスト"),
+    )
+    email = models.EmailField(_("宛先"), max_length=254, help_text=_("正規化したアドレス。"))
+    token = models.CharField(
+        _("トークン"), max_length=32, unique=True, default=_new_link_token, editable=False
+    )
+    created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["mailing_list_id", "email"]
+        verbose_name = _("配信停止リンク")
+        verbose_name_plural = _("配信停止リンク")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mailing_list", "email"], name="list_link_unique_per_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mailing_list} / {_('配信停止リンク')}#{self.pk}"

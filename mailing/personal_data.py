@@ -13,15 +13,21 @@ from .emails import suppression_reference
 from .models import (
     Bulletin,
     Delivery,
+    DeliveryTally,
     Document,
+    ListLink,
     MailingList,
     ProviderEvent,
+    Sender,
     Subscription,
     Suppression,
 )
 
 
-def _erased_address(row: Delivery, erasure: Erasure) -> str:
+def _erased_address(row: Delivery | ProviderEvent, erasure: Erasure) -> str:
+    """The person's placeholder address, not a blank: provider events are stored once per
+    (provider, event id, recipient, type), and two erased recipients of one notification must
+    not become the same row."""
     from association.services import erased_email
 
     return erased_email(erasure.contact.pk)
@@ -41,10 +47,11 @@ privacy.personal(
 privacy.no_personal_data(
     Delivery, "organisation", "claim_token", "message_id", "provider_message_id"
 )
+privacy.no_personal_data(DeliveryTally, "status")  # counts per bulletin and status only
 privacy.personal(
     ProviderEvent,
     owner="delivery__contact",
-    fields={"recipient": BLANK, "description": BLANK},
+    fields={"recipient": _erased_address, "description": BLANK},
 )
 privacy.no_personal_data(
     ProviderEvent, "provider", "event_id", "event_type", "message_id", "reject_reason"
@@ -81,3 +88,20 @@ privacy.no_personal_data(Subscription)
 privacy.no_personal_data(MailingList)
 privacy.no_personal_data(Bulletin)
 privacy.no_personal_data(Document)
+# Which worker process is sending which bulletin: machine names and process ids.
+privacy.no_personal_data(Sender)
+
+
+def _forget_links(erasure: Erasure) -> int:
+    """A list link names its address: it goes with the person (the links in mail already sent
+    then lead nowhere), unless another contact still has the address."""
+    count = 0
+    for address in erasure.addresses:
+        if Contact.objects.filter(email=address).exclude(pk=erasure.contact.pk).exists():
+            continue
+        count += ListLink.objects.filter(email=address).delete()[0]
+    return count
+
+
+privacy.personal(ListLink, fields={"email": privacy.DELETE}, erase=_forget_links)
+privacy.no_personal_data(ListLink, "token")

@@ -1,5 +1,7 @@
-"""Thin Celery tasks around mailing.services. All run on the "bulletins" queue (settings route
-"mailing.*" there), so a long bulletin never delays a registration confirmation."""
+"""Thin Celery tasks around mailing.services. Sending runs on the "bulletins" queue (settings
+route "mailing.*" there), so a long bulletin never delays a registration confirmation; the
+sweeper, the scheduled start and the test copy run on the "transactional" queue, so they
+never wait behind a send."""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
@@ -54,3 +56,11 @@ def notify_unreachable_members_task(member_ids: list[int], email: str) -> None:
     """Kept for tasks queued before the report moved into suppress_address's transaction
     (it is queued in the postbox there); nothing queues it now."""
     emails.send_unreachable_members(member_ids, email)
+
+
+@shared_task(name="mailing.prune_outbox")
+def prune_outbox_task() -> None:
+    """Keeps the demo outbox (EMAIL_BACKEND = the file outbox) bounded; nothing elsewhere."""
+    from .outbox import prune_outbox
+
+    prune_outbox()

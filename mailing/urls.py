@@ -1,14 +1,18 @@
-from django.urls import include, path
+from django.urls import path
 
-from . import views
+from . import views, webhooks
 
 app_name = "mailing"
 
 # --- core (sending pipeline) -----------------------------------------------------------------
-# Provider webhooks: /mail/anymail/<esp>/tracking/ (anymail's own views; credentials in
-# ANYMAIL["WEBHOOK_SECRET"]).
+# Provider webhooks: /mail/anymail/<provider>/tracking/ and …/inbound/, anymail's own views for
+# the configured provider only (mailing.webhooks: every other provider's URL is a 404).
 core_urlpatterns = [
-    path("anymail/", include("anymail.urls")),
+    path(
+        "anymail/<slug:provider>/<slug:kind>/",
+        webhooks.provider_webhook,
+        name="provider_webhook",
+    ),
 ]
 
 # --- UI (views, unsubscribe, preferences, archive) -------------------------------------------

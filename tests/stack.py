@@ -27,6 +27,7 @@ NOT_INHERITED = (
     "EMAIL_BACKEND",
     "EMAIL_HOST",
     "EMAIL_PORT",
+    "PYTEST_XDIST_WORKER",
 )
 
 

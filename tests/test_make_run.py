@@ -18,7 +18,7 @@ import pytest
 
 from .stack import MakeRun
 
-pytestmark = pytest.mark.worker
+pytestmark = [pytest.mark.worker, pytest.mark.serial]  # a burst: measured alone
 
 PEOPLE, MEMBERS, CAPACITY, LIMIT = 60, 12, 20, 3
 

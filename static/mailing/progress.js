@@ -1,5 +1,6 @@
 /* Live progress of a bulletin: polls the JSON endpoint every 1.5 s while it sends, moves the
-   bar and the counts, and reloads the page once it has finished (to show the report). */
+   bar and the counts, and reloads the page once it has finished (to show the report) or its
+   state changed (paused for real, stopped by an error). */
 (function () {
   "use strict";
 
@@ -7,6 +8,7 @@
     var box = document.getElementById("bulletin-progress");
     if (!box) return;
     var startedFinished = box.dataset.finished === "1";
+    var initialStatus = box.dataset.status;
 
     function draw(data) {
       var total = data.total || 0;
@@ -29,7 +31,8 @@
         .then(function (response) { return response.json(); })
         .then(function (data) {
           draw(data);
-          if (data.finished) {
+          if (data.finished || data.status !== initialStatus) {
+            // Finished, paused for real, stopped: the page shows other actions then.
             if (!startedFinished) window.location.reload();
             return;
           }
@@ -55,6 +58,25 @@
     if (!startedFinished && box.dataset.status !== "draft") poll();
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setup);
-  else setup();
+  /* The last test send's outcome, polled until the worker has written it. */
+  function setupTest() {
+    var line = document.getElementById("test-result");
+    if (!line || line.dataset.state !== "sending") return;
+    function poll() {
+      fetch(line.dataset.url, { credentials: "same-origin" })
+        .then(function (response) { return response.json(); })
+        .then(function (data) {
+          line.textContent = data.test_label;
+          line.dataset.state = data.test_state;
+          line.classList.toggle("errornote", data.test_state === "failed");
+          if (data.test_state === "sending") window.setTimeout(poll, 1500);
+        })
+        .catch(function () { window.setTimeout(poll, 5000); });
+    }
+    window.setTimeout(poll, 1000);
+  }
+
+  function start() { setup(); setupTest(); }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

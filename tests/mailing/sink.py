@@ -25,6 +25,37 @@ class SinkHandler:
         self.always: dict[str, str] = {}
         self.last_accepted_at = 0.0
         self.accepted_at: list[float] = []
+        # Every accepted message as it came: (recipients, MAIL FROM options, raw bytes). Kept
+        # only when asked (keep_raw), so the benchmark's sink stays small.
+        self.keep_raw = False
+        self.raw: list[tuple[list[str], list[str], bytes]] = []
+        # Seconds to wait before answering each DATA: a slow relay, so that a test can act
+        # while a sender holds claimed rows it has not sent yet.
+        self.data_delay = 0.0
+        # An answer to every MAIL FROM (a relay that refuses our sender address), or "".
+        self.refuse_mail = ""
+        # Close the connection at every Nth MAIL FROM (a relay dropping idle or busy
+        # connections before any data), and at DATA for these addresses, once each.
+        self.drop_mail_every = 0
+        self.drop_in_data: set[str] = set()
+        self.mails = 0
+        self.dropped = 0
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if self.refuse_mail:
+            return self.refuse_mail
+        with self.lock:
+            self.mails += 1
+            drop = bool(self.drop_mail_every) and self.mails % self.drop_mail_every == 0
+            self.dropped += drop
+        if drop:
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -40,7 +71,17 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
         import time
+
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
+        with self.lock:
+            dropped = set(envelope.rcpt_tos) & self.drop_in_data
+            self.drop_in_data -= dropped
+        if dropped:
+            server.transport.close()
+            return "421 4.4.2 Connection dropped"
 
         match = MESSAGE_ID_RE.search(envelope.content or b"")
         with self.lock:
@@ -48,6 +89,11 @@ class SinkHandler:
                 self.accepted[address] += 1
             if match:
                 self.message_ids.append(match.group(1).decode())
+            if self.keep_raw:
+                content = envelope.original_content or envelope.content or b""
+                self.raw.append(
+                    (list(envelope.rcpt_tos), list(envelope.mail_options), bytes(content))
+                )
             self.last_accepted_at = time.time()
             self.accepted_at.append(self.last_accepted_at)
         return "250 Message accepted for delivery"

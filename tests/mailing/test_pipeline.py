@@ -10,7 +10,7 @@ from association import services as registry
 from association.models import Agreement
 from mailing import audience, services
 from mailing.models import Bulletin, Delivery, Subscription
-from mailing.sending import delivery_id_from_message_id
+from mailing.sending import message_id_for
 
 from ..conftest import lg
 
@@ -104,15 +104,19 @@ def test_it_sends_one_message_per_recipient_with_list_headers(
     assert len(outbox) == 2
     mail = outbox.to(alice.email)[0]
     message = mail.message
-    assert message["To"] == alice.email
+    (to,) = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("佐藤 美咲 様", alice.email)
     assert mail.subject == "【市区町村会】研修会のご案内"
     assert "<all." in message["List-Id"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https, mailto = (part.strip(" <>") for part in message["List-Unsubscribe"].split(","))
-    assert https.startswith("http://localhost:8000/mail/unsubscribe/")
+    assert (
+        https.startswith("http://localhost:8000/u/")
+        and len(https) == len("http://localhost:8000/u/") + 22
+    )
     assert mailto.startswith("mailto:")
     delivery = Delivery.objects.get(bulletin=bulletin, email=alice.email)
-    assert delivery_id_from_message_id(message["Message-ID"]) == delivery.pk
+    assert message["Message-ID"] == message_id_for(delivery.pk, bulletin.pk)
     assert delivery.provider_message_id == message["Message-ID"]
     assert delivery.status == Delivery.Status.SENT
     lines = mail.text.splitlines()
@@ -251,6 +255,9 @@ def test_it_pauses_resumes_and_cancels(all_members_list, alice, bob, charlie, ou
 
     assert services.drain_bulletin(bulletin.pk) is False
     assert len(outbox) == 0
+    bulletin.refresh_from_db()
+    # No sender holds any of its deliveries: it shows as paused at once.
+    assert bulletin.status == Bulletin.Status.PAUSED
     with pytest.raises(ValidationError):
         services.save_bulletin(bulletin, mailing_list=all_members_list, subject="x", body="y")
 
@@ -344,7 +351,7 @@ def test_it_tells_the_secretariat_which_member_lost_its_last_reachable_contact(
     assert "東京都江戸川区" in mail.text
 
 
-def test_it_routes_bulletins_to_their_own_queue_and_test_copies_to_the_fast_one():
+def test_it_routes_bulletins_to_their_own_queue_and_housekeeping_and_test_copies_to_the_fast_one():
     from config.celery import app
 
     def queue(name):
@@ -352,7 +359,9 @@ def test_it_routes_bulletins_to_their_own_queue_and_test_copies_to_the_fast_one(
 
     assert queue("mailing.send_bulletin") == "bulletins"
     assert queue("mailing.snapshot_bulletin") == "bulletins"
-    assert queue("mailing.sweep_deliveries") == "bulletins"
+    # Never behind a 60-second send: the sweeper and the scheduled start.
+    assert queue("mailing.sweep_deliveries") == "transactional"
+    assert queue("mailing.start_due_bulletins") == "transactional"
     assert queue("mailing.send_test_bulletin") == "transactional"
     assert queue("association.welcome_successor") == "transactional"
 
@@ -364,3 +373,20 @@ def test_it_never_reaches_the_staff_of_a_guest_municipality(all_members_list, al
     services.add_to_list(all_members_list, visitor)
 
     assert list(audience.recipients(all_members_list)) == [alice]
+
+
+def test_make_run_serves_housekeeping_with_a_worker_that_never_sends_bulletins():
+    import shlex
+    from pathlib import Path
+
+    from config.celery import app
+
+    procfile = Path(__file__).resolve().parents[2] / "Procfile.dev"
+    served = []
+    for line in procfile.read_text().splitlines():
+        args = shlex.split(line.partition(":")[2])
+        if "worker" in args and "-Q" in args:
+            served.append(set(args[args.index("-Q") + 1].split(",")))
+    sweeper = app.amqp.router.route({}, "mailing.sweep_deliveries")["queue"].name
+    assert [queues for queues in served if sweeper in queues] == [{"transactional", "default"}]
+    assert any("bulletins" in queues for queues in served)

@@ -13,6 +13,9 @@ from ..workers import WorkerProcess, purge_queues
 from .helpers import apply_fast_settings, bulletin_sent, make_contacts, smtp_env, wait_until
 from .sink import Sink
 
+# A rate is measured in seconds of the wall clock: alone on the machine (make test runs it last).
+pytestmark = pytest.mark.serial
+
 
 def test_it_lets_no_more_than_the_rate_through_in_a_second(settings, tmp_path):
     settings.VAR_DIR = tmp_path

@@ -13,7 +13,9 @@ URL = "/mail/anymail/brevo/tracking/"
 
 
 @pytest.fixture
-def secrets(settings):
+def secrets(settings, sent_delivery):
+    """Bulletins go out through Brevo from here on (the send itself went to the outbox)."""
+    settings.MAILING_EMAIL_BACKEND = "anymail.backends.brevo.EmailBackend"
     settings.ANYMAIL = {
         **settings.ANYMAIL,
         "WEBHOOK_SECRET": ["renkei:new-secret", "renkei:old-secret"],

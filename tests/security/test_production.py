@@ -43,6 +43,10 @@ def run_manage(env: dict[str, str], *args: str, tmp_path: Path) -> subprocess.Co
     }
     if "SECRET_KEY_FILE" in full:
         full["SECRET_KEY_FILE"] = str(key)  # the README's path is the server's, not ours
+    for name in [name for name in full if name.endswith("_FILE") and name != "SECRET_KEY_FILE"]:
+        secret = tmp_path / name.lower()
+        secret.write_text("renkei:webhook-secret-for-the-check")
+        full[name] = str(secret)
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=BASE_DIR,
