@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run setup install test lint typecheck check chromium axe bench clean-var
+.PHONY: run setup install test lint typecheck check chromium axe fonts bench clean-var
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-setup: install
+setup: install fonts
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py load_local_governments
 	$(BIN)/python manage.py load_demo_data
@@ -41,11 +41,14 @@ node_modules/axe-core/axe.min.js: package.json package-lock.json
 
 axe: node_modules/axe-core/axe.min.js
 
+fonts:
+	@bash scripts/ensure-fonts
+
 # The suite runs in TEST_PROCESSES processes at once (pytest-xdist; each has its own var/ and
 # Redis databases, see config/settings.py), then the tests marked serial run alone: those that
 # measure a burst or a rate and would measure their neighbours instead.
 TEST_PROCESSES ?= 3
-test: install chromium axe
+test: install chromium axe fonts
 	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not serial" $(PYTEST_ARGS)
 	$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
@@ -65,3 +68,4 @@ bench: install
 	$(BIN)/python bench/postbox_mail.py
 	$(BIN)/python bench/inquiry_send.py
 	$(BIN)/python bench/pages.py
+	$(BIN)/python bench/report_nendo.py

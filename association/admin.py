@@ -17,13 +17,14 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import accounts, privacy, services
-from .admin_import import import_urls
+from . import accounts, member_import, privacy, services
+from .admin_import import MEMBERS, import_urls
 from .admin_lists import CachedValuesFilter, CappedPaginator
 from .forms import HandOverForm, MembershipChangeForm
 from .history import action_label, member_history
@@ -364,7 +365,20 @@ class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
             )
             for act in MEMBERSHIP_ACTS
         ]
-        return own + super().get_urls()
+        own.append(
+            path("export/", wrap(self.export_view), name="association_member_export"),
+        )
+        return own + import_urls(self, MEMBERS) + super().get_urls()
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The member list with agreements and contact counts, in the columns the roster
+        import reads back unchanged (CSV, UTF-8 with a BOM for Excel)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        response = HttpResponse(member_import.export_members_csv(), content_type="text/csv")
+        name = _("会員団体一覧_%(date)s.csv") % {"date": timezone.localdate().strftime("%Y%m%d")}
+        response["Content-Disposition"] = content_disposition_header(True, name)
+        return response
 
     def membership_view(self, request: HttpRequest, act: str) -> HttpResponse:
         """The confirmation page of 退会 or 再入会: which members, from which day, and why.

@@ -1,14 +1,17 @@
-"""The admin's contact import and export. Import: upload, a dry-run preview, then a confirm step that imports
+"""The admin's contact and member imports, and the contact export. Import: upload, a dry-run preview, then a confirm step that imports
 exactly what was previewed.
 
 The uploaded file is kept by association.import_previews and named in a signed token
 together with the preview's fingerprint and the user. The confirm step re-reads that same file
 and imports only if the plan is unchanged; if the registry moved meanwhile it shows the new
-preview instead. The ContactAdmin prepends import_urls(self) to its get_urls().
+preview instead. The ContactAdmin prepends import_urls(self) to its get_urls(); the MemberAdmin
+import_urls(self, MEMBERS) for the member roster (association.member_import).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,6 +19,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
@@ -25,8 +29,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from . import exporting, import_previews, importing, services
-from .models import Contact, User
+from . import exporting, import_previews, importing, member_import, services
+from .models import Contact, Member, User
 
 PERMISSIONS = ("association.view_contact", "association.add_contact", "association.change_contact")
 TOKEN_SALT = "association.contact-import"
@@ -35,12 +39,45 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm")
 
 
+@dataclass(frozen=True)
+class Importer:
+    """One kind of import through these pages: contacts (the default) or members."""
+
+    model: type[models.Model]
+    run: Callable[..., Any]  # importing.import_contacts or member_import.import_members
+    title: Any
+    template: str
+    permissions: tuple[str, ...]
+    columns: Callable[[], list[str]]
+    salt: str
+
+
+CONTACTS = Importer(
+    model=Contact,
+    run=importing.import_contacts,
+    title=gettext_lazy("担当者をExcelから取込"),
+    template="admin/association/contact/import.html",
+    permissions=PERMISSIONS,
+    columns=lambda: [str(importing.LABELS[name]) for name in importing.FIELDS],
+    salt=TOKEN_SALT,
+)
+MEMBERS = Importer(
+    model=Member,
+    run=member_import.import_members,
+    title=gettext_lazy("会員名簿をExcelから取込"),
+    template="admin/association/member/import.html",
+    permissions=("association.view_member", "association.add_member", "association.change_member"),
+    columns=lambda: [str(member_import.LABELS[name]) for name in member_import.FIELDS],
+    salt="association.member-import",
+)
+
+
 class ImportForm(forms.Form):
     file = forms.FileField(
         label=gettext_lazy("ファイル"),
         help_text=gettext_lazy(
-            "Excel（.xlsx）または CSV（UTF-8 / Shift_JIS）。1行目は見出し"
-            "（団体コード・氏名・メールアドレスは必須）。"
+            "Excel（.xlsx）または CSV（UTF-8 / Shift_JIS）。見出し行のある表"
+            "（読み取る列と必須の列は下のとおり）。"
         ),
     )
 
@@ -53,69 +90,72 @@ class ImportForm(forms.Form):
         return upload
 
 
-def import_urls(model_admin: admin.ModelAdmin[Contact]) -> list[URLPattern]:
-    """The import pages, for ContactAdmin.get_urls() to put before its own."""
+def import_urls(
+    model_admin: admin.ModelAdmin[Any], importer: Importer = CONTACTS
+) -> list[URLPattern]:
+    """The import pages, for a ModelAdmin's get_urls() to put before its own."""
     wrap = model_admin.admin_site.admin_view
+    prefix = f"{importer.model._meta.app_label}_{importer.model._meta.model_name}"
 
     def upload(request: HttpRequest) -> HttpResponse:
-        return import_view(request, model_admin)
+        return import_view(request, model_admin, importer)
 
     def confirm(request: HttpRequest) -> HttpResponse:
-        return confirm_view(request, model_admin)
+        return confirm_view(request, model_admin, importer)
 
     def export(request: HttpRequest) -> HttpResponse:
         return export_view(request, model_admin)
 
-    return [
-        path("import/", wrap(upload), name="association_contact_import"),
-        path("export/", wrap(export), name="association_contact_export"),
-        path(
-            "import/confirm/",
-            wrap(require_POST(confirm)),
-            name="association_contact_import_confirm",
-        ),
+    urls = [
+        path("import/", wrap(upload), name=f"{prefix}_import"),
+        path("import/confirm/", wrap(require_POST(confirm)), name=f"{prefix}_import_confirm"),
     ]
+    if importer is CONTACTS:
+        urls.append(path("export/", wrap(export), name="association_contact_export"))
+    return urls
 
 
-def _check_permission(request: HttpRequest) -> User:
-    if not request.user.has_perms(PERMISSIONS) or not isinstance(request.user, User):
+def _check_permission(request: HttpRequest, importer: Importer) -> User:
+    if not request.user.has_perms(importer.permissions) or not isinstance(request.user, User):
         raise PermissionDenied
     return request.user
 
 
 def _render(
     request: HttpRequest,
-    model_admin: admin.ModelAdmin[Contact],
+    model_admin: admin.ModelAdmin[Any],
+    importer: Importer,
     *,
     form: ImportForm,
-    plan: importing.ImportPlan | None = None,
+    plan: Any = None,
     token: str = "",
     filename: str = "",
 ) -> HttpResponse:
-    opts = Contact._meta
     context = {
         **model_admin.admin_site.each_context(request),
-        "opts": opts,
-        "title": _("担当者をExcelから取込"),
+        "opts": importer.model._meta,
+        "title": importer.title,
         "form": form,
         "plan": plan,
         "token": token,
         "filename": filename,
-        "columns": [str(importing.LABELS[name]) for name in importing.FIELDS],
+        "columns": importer.columns(),
     }
-    return render(request, "admin/association/contact/import.html", context)
+    return render(request, importer.template, context)
 
 
-def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
-    _check_permission(request)
+def import_view(
+    request: HttpRequest, model_admin: admin.ModelAdmin[Any], importer: Importer = CONTACTS
+) -> HttpResponse:
+    _check_permission(request, importer)
     if request.method != "POST":
-        return _render(request, model_admin, form=ImportForm())
+        return _render(request, model_admin, importer, form=ImportForm())
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render(request, model_admin, form=form)
+        return _render(request, model_admin, importer, form=form)
     upload = form.cleaned_data["file"]
     data = upload.read()
-    plan = importing.import_contacts(data, filename=upload.name, dry_run=True)
+    plan = importer.run(data, filename=upload.name, dry_run=True)
     token = ""
     if not plan.errors and plan.has_changes:
         stored = import_previews.store(data, Path(upload.name).suffix.lower())
@@ -126,17 +166,22 @@ def import_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) ->
                 "plan": plan.fingerprint(),
                 "user": request.user.pk,
             },
-            salt=TOKEN_SALT,
+            salt=importer.salt,
         )
-    return _render(request, model_admin, form=form, plan=plan, token=token, filename=upload.name)
+    return _render(
+        request, model_admin, importer, form=form, plan=plan, token=token, filename=upload.name
+    )
 
 
-def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
-    user = _check_permission(request)
-    start_over = HttpResponseRedirect(reverse("admin:association_contact_import"))
+def confirm_view(
+    request: HttpRequest, model_admin: admin.ModelAdmin[Any], importer: Importer = CONTACTS
+) -> HttpResponse:
+    user = _check_permission(request, importer)
+    opts = importer.model._meta
+    start_over = HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
     try:
         ticket = signing.loads(
-            request.POST.get("token", ""), salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE
+            request.POST.get("token", ""), salt=importer.salt, max_age=TOKEN_MAX_AGE
         )
     except signing.BadSignature:
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
@@ -146,9 +191,7 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
         messages.error(request, _("確認の有効期限が切れました。もう一度ファイルを選んでください。"))
         return start_over
     data = stored.read_bytes()
-    plan = importing.import_contacts(
-        data, filename=ticket["name"], by=user, expected=ticket["plan"]
-    )
+    plan = importer.run(data, filename=ticket["name"], by=user, expected=ticket["plan"])
     if plan.applied:
         stored.unlink(missing_ok=True)
         messages.success(
@@ -156,18 +199,24 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
             _("「%(name)s」を取り込みました: %(summary)s")
             % {"name": ticket["name"], "summary": plan.summary()},
         )
-        return HttpResponseRedirect(reverse("admin:association_contact_changelist"))
+        return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
     token = ""
     if plan.outdated:
         messages.warning(
             request,
             _("確認の後に登録内容が変わりました。新しい内容をもう一度確認してください。"),
         )
-        token = signing.dumps({**ticket, "plan": plan.fingerprint()}, salt=TOKEN_SALT)
+        token = signing.dumps({**ticket, "plan": plan.fingerprint()}, salt=importer.salt)
     else:
         stored.unlink(missing_ok=True)
     return _render(
-        request, model_admin, form=ImportForm(), plan=plan, token=token, filename=ticket["name"]
+        request,
+        model_admin,
+        importer,
+        form=ImportForm(),
+        plan=plan,
+        token=token,
+        filename=ticket["name"],
     )
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from . import emails, privacy
 from .codes import normalise_code
 from .models import (
+    Agreement,
     AuditEntry,
     AuditPerson,
     Block,
@@ -371,6 +372,44 @@ def change_member_kind(
     )
     audit(by, "kind_changed", member, f"{member.name}: 種別を{member.get_kind_display()}に変更")
     return member
+
+
+@transaction.atomic
+def set_block_override(member: Member, *, block: Block | None, by: User | None = None) -> Member:
+    """Put MEMBER in BLOCK whatever its prefecture's block, or (None) back in that block."""
+    member = Member.objects.select_for_update().get(pk=member.pk)
+    if member.block_override_id == (block.pk if block else None):
+        return member
+    member.block_override = block
+    member.save(update_fields=["block_override", "updated_at"])
+    where = block.name if block else _("都道府県のブロック")
+    audit(by, "member_updated", member, f"{member.name}: ブロックを{where}に変更")
+    return member
+
+
+@transaction.atomic
+def record_agreement(
+    local_government: LocalGovernment,
+    *,
+    signed_on: dt.date,
+    hashtag: str = "",
+    expires_on: dt.date | None = None,
+    by: User | None = None,
+) -> Agreement:
+    """A partnership agreement signed on SIGNED_ON; the same day's agreement is not doubled."""
+    agreement, created = Agreement.objects.get_or_create(
+        local_government=local_government,
+        signed_on=signed_on,
+        defaults={"hashtag": normalise_text(hashtag), "expires_on": expires_on},
+    )
+    if created:
+        audit(
+            by,
+            "agreement_recorded",
+            agreement,
+            f"{local_government.full_name}: 連携協定（{signed_on.isoformat()}）を登録",
+        )
+    return agreement
 
 
 # --- contacts and their accounts -------------------------------------------------------------

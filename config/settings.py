@@ -102,6 +102,9 @@ SITE_URL = (envget("SITE_URL") or _served_url()).rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = envget("SITE_NAME", "自殺のない社会づくり市区町村会")
+# TrueType fonts embedded in printed papers (office/papers.py); empty: Debian's IPAex fonts.
+OFFICE_FONT_GOTHIC = envget("OFFICE_FONT_GOTHIC", "")
+OFFICE_FONT_MINCHO = envget("OFFICE_FONT_MINCHO", "")
 
 INSTALLED_APPS = [
     # The admin's default site is Renkei's: password plus a second factor (django-otp).
@@ -504,7 +507,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": envget("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "axes": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "axes": {"level": "WARNING"},
+        # WeasyPrint tells each step of each PDF at INFO; fontTools each subset.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }
 
 # A Content-Security-Policy on every page (django-csp): scripts and styles from our own static

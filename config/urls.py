@@ -7,6 +7,7 @@ from django.views.generic import RedirectView
 
 from mailing import outbox
 from mailing import views as mailing_views
+from office import views as office_views
 
 from . import views
 
@@ -42,6 +43,9 @@ urlpatterns = [
     path("trainings/", include("events.urls")),
     path("inquiries/", include("inquiries.urls")),
     path("portal/", include("association.urls")),
+    path("papers/", include("office.portal_urls")),
+    # A certificate's verification page: open to anyone holding its code.
+    path("certificates/<str:code>/", office_views.verify_certificate, name="certificate"),
 ]
 
 if not settings.PRODUCTION:

@@ -6,18 +6,21 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from association.models import Block
 from association.nendo import nendo_label, nendo_of
-from events.models import Training
+from association.services import portal_contact
+from events.models import Registration, Training
 from questions.charts import Bar, bar_chart
 
+from . import papers
 from .dashboard import REPORT_PERMISSIONS
 from .reports import build_report, participation_by_block_and_nendo
 from .workbook import report_workbook
@@ -91,3 +94,73 @@ def nendo_report(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
     }
     return render(request, "office/report.html", context)
+
+
+# --- papers to print -------------------------------------------------------------------------
+
+PAPER_PERMISSIONS = ("events.view_registration", "association.view_contact")
+
+
+def _pdf(data: bytes, filename: str) -> HttpResponse:
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def training_paper(request: HttpRequest, pk: int, paper: str) -> HttpResponse:
+    """出欠表 or every attendee's 参加証明書 of a training, for the secretariat."""
+    if not request.user.has_perms(PAPER_PERMISSIONS):
+        raise PermissionDenied  # the papers carry names
+    training = get_object_or_404(Training, pk=pk)
+    if paper == "attendance":
+        return _pdf(
+            papers.attendance_sheet(training), _("出欠表_%(t)s.pdf") % {"t": training.title}
+        )
+    return _pdf(
+        papers.certificates(list(papers.attended(training))),
+        _("参加証明書_%(t)s.pdf") % {"t": training.title},
+    )
+
+
+@login_required
+def my_certificate(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """The portal: an attendee downloads their own certificate."""
+    contact = portal_contact(request.user, code)  # type: ignore[arg-type]
+    registration = get_object_or_404(
+        Registration.objects.with_people(),
+        pk=pk,
+        contact=contact,
+        status=Registration.Status.CONFIRMED,
+        attendance=Registration.Attendance.ATTENDED,
+    )
+    return _pdf(papers.certificates([registration]), _("参加証明書.pdf"))
+
+
+@login_required
+def my_notice(request: HttpRequest, code: str, pk: int) -> HttpResponse:
+    """The portal: the 開催通知 of a training for the staff member's own municipality, when
+    someone of it holds a confirmed seat."""
+    contact = portal_contact(request.user, code)  # type: ignore[arg-type]
+    training = get_object_or_404(
+        Training.objects.filter(
+            registrations__member=contact.member,
+            registrations__status=Registration.Status.CONFIRMED,
+        ).distinct(),
+        pk=pk,
+    )
+    return _pdf(
+        papers.notices(training, member_ids=[contact.member_id]),
+        _("開催通知_%(t)s.pdf") % {"t": training.title},
+    )
+
+
+def verify_certificate(request: HttpRequest, code: str) -> HttpResponse:
+    """Anyone may check a certificate: the name and the training, nothing else."""
+    registration = papers.find_certificate(code)
+    status = 200 if registration is not None else 404
+    return render(
+        request,
+        "office/certificate_check.html",
+        {"registration": registration, "code": code[:40]},
+        status=status,
+    )

@@ -47,10 +47,17 @@ def _sheet(
     sheet.append([_cell(sheet, h, font=bold) for h in headers])
     text = set(text_columns)
     for row in rows:
-        # 団体コード as text, so that 011002 keeps its leading zero.
-        sheet.append(
-            [_cell(sheet, v, number_format=TEXT) if i in text else v for i, v in enumerate(row)]
-        )
+        sheet.append([_value(sheet, v, as_text=i in text) for i, v in enumerate(row)])
+
+
+def _value(sheet: Any, value: Any, *, as_text: bool) -> Any:
+    # 団体コード as text, so that 011002 keeps its leading zero; a title that starts with "="
+    # stays text too (openpyxl would store it as a formula that Excel runs).
+    if as_text or (isinstance(value, str) and value.startswith("=")):
+        cell = _cell(sheet, value, number_format=TEXT)
+        cell.data_type = "s"
+        return cell
+    return value
 
 
 def _cell(sheet: Any, value: Any, **style: Any) -> WriteOnlyCell:

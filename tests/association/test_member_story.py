@@ -96,7 +96,7 @@ def test_every_recorded_act_has_a_japanese_name():
 
     root = pathlib.Path(__file__).resolve().parents[2]
     codes = set()
-    for app in ("association", "events", "mailing", "postbox", "questions"):
+    for app in ("association", "events", "mailing", "postbox", "questions", "inquiries", "office"):
         for path in (root / app).rglob("*.py"):
             source = path.read_text(encoding="utf-8")
             codes |= set(re.findall(r"audit(?:_export)?\(\s*[^,()]+,\s*\"([a-z_]+)\"", source))

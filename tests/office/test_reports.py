@@ -218,3 +218,13 @@ def test_staff_without_the_report_permissions_are_refused(client, year_2026):
     client.force_login(staff)
     assert client.get(reverse("office:nendo_report")).status_code == 403
     assert "office/report" not in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_title_that_looks_like_a_formula_stays_text_in_the_workbook(year_2026, tmp_path):
+    june = year_2026["june"]
+    june.title = '=HYPERLINK("http://evil.example/","研修")'
+    events.save_training(june)
+    path = tmp_path / "report.xlsx"
+    call_command("report_nendo", "--nendo", "2026", "--output", str(path), stdout=io.StringIO())
+    cell = openpyxl.load_workbook(path)["研修会別"]["A2"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
