@@ -49,6 +49,9 @@ fonts:
 # measure a burst or a rate and would measure their neighbours instead.
 TEST_PROCESSES ?= 3
 test: install chromium axe fonts
+	@# A run that was killed leaves its SQLite test databases' -wal/-shm files behind, which a
+	@# new database of the same name cannot open ("disk I/O error").
+	@rm -f var/test.sqlite3* var/test-gw*/test.sqlite3*
 	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not serial" $(PYTEST_ARGS)
 	$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
