@@ -110,7 +110,9 @@ def test_a_bulletin_to_a_long_japanese_list_reaches_everyone_through_a_real_work
         assert str(message["List-Id"]).startswith(LIST_NAME + " <chubu-2026.")
         (addressee,) = message["To"].addresses
         assert addressee.addr_spec == to
-        text = message.get_body(preferencelist=("plain",)).get_content()
+        plain = message.get_body(preferencelist=("plain",))
+        assert plain is not None
+        text = plain.get_content()
         assert addressee.display_name.removesuffix(" 様") in text
         link = str(message["List-Unsubscribe"]).split(">")[0].lstrip("<")
         assert f"\n{link}\n" in text.replace("\r\n", "\n")
