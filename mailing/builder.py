@@ -523,12 +523,16 @@ class Composer:
     # -- values and headers, as text
 
     def prepare(self, recipients: Sequence[Recipient]) -> None:
-        """Fetch (or make) the link tokens of a batch of recipients in two queries. Only the
-        last batch is kept, so a long drain holds no more than one batch of them."""
+        """Fetch (or make) the link tokens of a batch of recipients in two queries, unless
+        they are already at hand. Only the tokens of the last batch are kept, so a long drain
+        holds no more than one chunk of them."""
         from .tokens import link_tokens
 
-        emails = [r.email for r in recipients if r.email and not r.token]
-        self._tokens = link_tokens(self.mailing_list.pk, emails) if emails else {}
+        emails = {r.email.lower() for r in recipients if r.email and not r.token}
+        missing = emails - self._tokens.keys()
+        if missing:
+            kept = {e: t for e, t in self._tokens.items() if e in emails}
+            self._tokens = kept | link_tokens(self.mailing_list.pk, missing)
 
     def token_for(self, recipient: Recipient) -> str:
         if recipient.token:
