@@ -513,6 +513,7 @@ class Composer:
         self._head: tuple[bytes, bytes] | None = None
         self._subject_line: bytes | None = None
         self._tokens: dict[str, str] = {}
+        self._batch_headers: dict[str, str] | None = None
         # Per-recipient headers from what is read once per bulletin.
         self._message_id_domain = message_id_domain()
         mark = "RENKEITOKEN"
@@ -746,11 +747,14 @@ class Composer:
         """The per-bulletin headers a batch call carries for everyone (From and Reply-To go
         in the provider's own fields), already encoded: providers take custom headers as
         ASCII only and pass them on as given."""
-        headers = {k: v for k, v in self.bulletin_headers.items() if k not in ("From", "Reply-To")}
-        headers["List-Id"] = ascii_value(
-            "List-Id", encode_list_id(self.list_name, self.list_id_part)
-        )
-        return headers
+        if self._batch_headers is None:
+            headers = {
+                k: v for k, v in self.bulletin_headers.items() if k not in ("From", "Reply-To")
+            }
+            encoded = encode_list_id(self.list_name, self.list_id_part)
+            headers["List-Id"] = ascii_value("List-Id", encoded)
+            self._batch_headers = headers
+        return dict(self._batch_headers)
 
     def batch_recipient(self, recipient: Recipient) -> tuple[str, dict[str, str], dict[str, str]]:
         """For one recipient of a batch: the To entry, the merge data and the merge headers.
