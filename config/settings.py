@@ -126,6 +126,8 @@ INSTALLED_APPS = [
     "questions",
     "mailing",
     "events",
+    "office",
+    "inquiries",
 ]
 
 MIDDLEWARE = [
@@ -298,6 +300,8 @@ LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
+# Dates with their weekday (config/formats/ja/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -434,6 +438,7 @@ CELERY_TASK_ROUTES = {
     "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
+    "inquiries.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
 }
@@ -445,6 +450,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # 照会 and surveys: open the scheduled ones (a survey when its training ends), and send
+    # each reminder day's round once (claimed by a unique row).
+    "inquiries-open-due": {"task": "inquiries.open_due_inquiries", "schedule": 5 * 60.0},
+    "inquiries-send-reminders": {"task": "inquiries.send_reminders", "schedule": 30 * 60.0},
     # Mail owed by trainings is sent when it is written; this catches anything left behind.
     "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
     # Mail to one person is sent when it is committed; this sends what is due again after a
@@ -471,7 +480,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
-# events/seats.py). Off by default: a confirmation mail is sent once the registration has
+# events/services.py). Off by default: a confirmation mail is sent once the registration has
 # committed, so a commit a server crash could still lose would mail a seat that is not there.
 EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "False")
 

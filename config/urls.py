@@ -18,6 +18,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The secretariat's desk (home page data, reports, papers), behind the admin's own door.
+    path("admin/office/", include("office.urls")),
     path("admin/", admin.site.urls),
     # Only the doors the portal needs, at allauth's own URLs; every other allauth page (email,
     # password, signup, reauthenticate, 3rd-party, /accounts/login/) is not mounted and 404s.
@@ -38,6 +40,7 @@ urlpatterns = [
     path("u/<str:token>", mailing_views.unsubscribe, name="unsubscribe_link"),
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
+    path("inquiries/", include("inquiries.urls")),
     path("portal/", include("association.urls")),
 ]
 

@@ -48,6 +48,8 @@ import email
 import email.message
 import email.policy
 import email.utils
+import functools
+import hmac
 import html
 import re
 import time
@@ -184,18 +186,27 @@ def message_id_for(delivery_id: int, bulletin_id: int, domain: str = "") -> str:
     """Stable across retries, so a receiver can drop a resent copy, and unguessable: 128 bits
     keyed by SECRET_KEY, so that it tells nobody how many were sent or which row is whose, and
     no one can name another recipient's message to a webhook."""
-    digest = salted_hmac(
-        "mailing.message-id", f"{bulletin_id}.{delivery_id}", algorithm="sha256"
-    ).digest()
-    token = base64.b32encode(digest[:16]).decode().rstrip("=").lower()
+    mac = _message_id_key(settings.SECRET_KEY).copy()
+    mac.update(f"{bulletin_id}.{delivery_id}".encode())
+    token = base64.b32encode(mac.digest()[:16]).decode().rstrip("=").lower()
     return f"<{token}@{domain or message_id_domain()}>"
 
 
+@functools.lru_cache(maxsize=4)
+def _message_id_key(secret: str) -> hmac.HMAC:
+    # Derived once per secret (per recipient it cost more than the rest of the id).
+    return salted_hmac("mailing.message-id", b"", secret=secret, algorithm="sha256")
+
+
 def message_id_domain() -> str:
-    configured = getattr(settings, "MAILING_MESSAGE_ID_DOMAIN", "")
+    return _domain(getattr(settings, "MAILING_MESSAGE_ID_DOMAIN", ""), settings.DEFAULT_FROM_EMAIL)
+
+
+@functools.lru_cache(maxsize=8)
+def _domain(configured: str, default_from: str) -> str:
     if configured:
         return str(configured)
-    _name, address = email.utils.parseaddr(settings.DEFAULT_FROM_EMAIL)
+    _name, address = email.utils.parseaddr(default_from)
     return address.rpartition("@")[2] or "renkei.invalid"
 
 

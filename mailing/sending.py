@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 
-from postbox.errors import Outcome, classify_error
+from postbox.errors import Outcome, breaks_connection, classify_error
 from postbox.errors import recipient_status as _status_of
 from postbox.transport import tracking_off as _tracking_off
 
@@ -128,9 +128,7 @@ class Transport:
         """The rule's outcome for EXC; a connection that broke is closed (the next send opens
         a fresh one), noting whether DATA had begun on it."""
         outcome = classify_error(exc)
-        if isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)) or (
-            isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
-        ):
+        if breaks_connection(exc):
             session = self._session()
             self._dropped_before_data = session is not None and not getattr(
                 session, "data_started", True

@@ -468,7 +468,7 @@ def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -
     bulletin.test_state = Bulletin.TestState.SENDING
     bulletin.test_result = ""
     bulletin.test_requested_at = timezone.now()
-    bulletin.save(update_fields=["test_state", "test_result", "test_requested_at", "updated_at"])
+    bulletin.save(update_fields=["test_state", "test_result", "test_requested_at"])
     send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
     return bulletin
 

@@ -22,7 +22,7 @@ import pytest
 
 from mailing import services
 from mailing.models import Delivery
-from mailing.sending import BATCH_APIS, BatchTransport, open_transport
+from mailing.sending import BATCH_APIS, BatchTransport, message_id_for, open_transport
 
 MAX_RECIPIENTS = 3
 
@@ -321,6 +321,7 @@ def test_each_provider_gets_batches_that_fill_in_every_recipients_own_message(
     assert mail["headers"]["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     row = Delivery.objects.get(bulletin=bulletin, email=alice.email)
     assert mail["headers"]["message-id"] == row.message_id
+    assert row.message_id == message_id_for(row.pk, bulletin.pk)
     # Each recipient's own unsubscribe link, in the header and in the body.
     links = {m["headers"]["list-unsubscribe"].split(">")[0][1:] for m in received.values()}
     assert len(links) == 4 and all("/u/" in link for link in links)

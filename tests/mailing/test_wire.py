@@ -91,7 +91,7 @@ def test_a_bulletin_to_a_long_japanese_list_reaches_everyone_through_a_real_work
     )
     addresses = {c.email for c in contacts} | {"long-name@city.example.jp"}
     purge_queues()
-    worker = WorkerProcess(queues=("bulletins",), **smtp_env(sink.port))  # type: ignore[arg-type]
+    worker = WorkerProcess(queues=("bulletins",), concurrency=1, **smtp_env(sink.port))
     worker.wait_ready()
     try:
         bulletin = services.save_bulletin(None, mailing_list=chubu, subject=SUBJECT, body=BODY)
