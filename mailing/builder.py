@@ -18,13 +18,16 @@ else:
 
 How the bytes are written, and why:
 
-- Header text is encoded by the standard library's email policy (RFC 2047 encoded-words in
-  UTF-8, folded at 78 columns, RFC 5322): an unstructured header (Subject, List-Id) of any
-  length becomes as many encoded-words as it needs. A display name (From, To) is written as
-  one encoded-word: RFC 2047 §6.2 says the space between two encoded-words is dropped, but the
-  standard library's own address parser (and some clients) keep it, so splitting a long name
-  would make those read 「佐藤 美咲」 as 「佐藤美 咲」. One word is read the same everywhere;
-  the longest name the forms allow still fits a line of 998 bytes.
+- Header text that is not plain ASCII becomes RFC 2047 encoded-words (UTF-8, B), at most 75
+  characters each, folded at 78 columns (RFC 5322), so a Subject or List-Id of any length takes
+  as many words as it needs. The spaces of the text go inside the words: the space between two
+  encoded-words is dropped by every decoder (RFC 2047 §6.2), and the standard library's own
+  folder loses a space of the text that falls at a fold (「髙﨑 ｶﾀｶﾅ」 came back 「髙﨑ｶﾀｶﾅ」).
+  A display name (From, To) is one encoded-word: in an address the standard library's parser
+  (and some clients) keep the space between two words, against §6.2, so a split name would
+  read 「佐藤美 咲」; one word reads the same everywhere, and the longest name the forms allow
+  still fits a line of 998 bytes. Plain ASCII goes as written (the standard library quotes a
+  display name that needs it).
 - Every header value is checked for CR/LF before it is written (`HeaderError`): a line break
   typed into a name or a subject cannot add a header. Forms refuse them at input
   (mailing.forms); this is the last guard for old data.
@@ -51,7 +54,7 @@ import html
 import re
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from typing import TYPE_CHECKING, Any
@@ -75,7 +78,6 @@ if TYPE_CHECKING:
 POLICY = email.policy.default.clone(linesep="\r\n", max_line_length=78)
 MAX_LINE = 998  # RFC 5322 §2.1.1, without CRLF
 LINE = 78  # the line length RFC 5322 recommends, as POLICY folds
-TEST_PREFIX_TEXT = "【テスト送信】"
 
 # Placeholder -> merge field name in a provider's template language.
 MERGE_KEYS = {
@@ -492,7 +494,7 @@ class Composer:
             "preferences_url": preferences_url(),
         }
         subject = _one_line(render_to_string("emails/bulletin.subject.txt", context))
-        self.subject = (_(TEST_PREFIX_TEXT) + subject) if test else subject
+        self.subject = (_("【テスト送信】") + subject) if test else subject
         self.text = render_to_string("emails/bulletin.txt", context | {"body": compiled.text})
         self.html = (
             render_to_string(
@@ -522,6 +524,7 @@ class Composer:
         self._head: tuple[bytes, bytes] | None = None
         self._subject_line: bytes | None = None
         self._tokens: dict[str, str] = {}
+        self._batch_headers: dict[str, str] | None = None
         # Per-recipient headers from what is read once per bulletin.
         self._message_id_domain = message_id_domain()
         mark = "RENKEITOKEN"
@@ -534,12 +537,16 @@ class Composer:
     # -- values and headers, as text
 
     def prepare(self, recipients: Sequence[Recipient]) -> None:
-        """Fetch (or make) the link tokens of a batch of recipients in two queries. Only the
-        last batch is kept, so a long drain holds no more than one batch of them."""
+        """Fetch (or make) the link tokens of a batch of recipients in two queries, unless
+        they are already at hand. Only the tokens of the last batch are kept, so a long drain
+        holds no more than one chunk of them."""
         from .tokens import link_tokens
 
-        emails = [r.email for r in recipients if r.email and not r.token]
-        self._tokens = link_tokens(self.mailing_list.pk, emails) if emails else {}
+        emails = {r.email.lower() for r in recipients if r.email and not r.token}
+        missing = emails - self._tokens.keys()
+        if missing:
+            kept = {e: t for e, t in self._tokens.items() if e in emails}
+            self._tokens = kept | link_tokens(self.mailing_list.pk, missing)
 
     def token_for(self, recipient: Recipient) -> str:
         if recipient.token:
@@ -704,6 +711,8 @@ class Composer:
         headers = {
             k: v for k, v in built.headers.items() if k not in ("From", "To", "Subject", "Reply-To")
         }
+        # Already encoded, as for a batch: some providers refuse a header that is not ASCII.
+        headers["List-Id"] = self.batch_headers()["List-Id"]
         message = PrebuiltEmail(
             subject=built.subject,
             body=built.text,
@@ -749,11 +758,14 @@ class Composer:
         """The per-bulletin headers a batch call carries for everyone (From and Reply-To go
         in the provider's own fields), already encoded: providers take custom headers as
         ASCII only and pass them on as given."""
-        headers = {k: v for k, v in self.bulletin_headers.items() if k not in ("From", "Reply-To")}
-        headers["List-Id"] = ascii_value(
-            "List-Id", encode_list_id(self.list_name, self.list_id_part)
-        )
-        return headers
+        if self._batch_headers is None:
+            headers = {
+                k: v for k, v in self.bulletin_headers.items() if k not in ("From", "Reply-To")
+            }
+            encoded = encode_list_id(self.list_name, self.list_id_part)
+            headers["List-Id"] = ascii_value("List-Id", encoded)
+            self._batch_headers = headers
+        return dict(self._batch_headers)
 
     def batch_recipient(self, recipient: Recipient) -> tuple[str, dict[str, str], dict[str, str]]:
         """For one recipient of a batch: the To entry, the merge data and the merge headers.
@@ -769,18 +781,7 @@ class Composer:
         )
 
 
-def recipients_of(deliveries: Iterable[Delivery]) -> list[Recipient]:
-    return [Recipient.of_delivery(d) for d in deliveries]
-
-
-def parse(raw: bytes) -> email.message.EmailMessage:
-    """RAW as the strict parser reads it (email.policy.default)."""
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, email.message.EmailMessage)
-    return message
-
-
-__all__: Sequence[str] = (
+__all__ = (
     "MERGE_KEYS",
     "Built",
     "Composer",

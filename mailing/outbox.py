@@ -93,12 +93,13 @@ class OutboxItem:
     @property
     def text(self) -> str:
         part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part is not None else ""
+        # A base64 part keeps its canonical CRLF line ends (bulletins): read as lines.
+        return part.get_content().replace("\r\n", "\n") if part is not None else ""
 
     @property
     def html(self) -> str:
         part = self.message.get_body(preferencelist=("html",))
-        return part.get_content() if part is not None else ""
+        return part.get_content().replace("\r\n", "\n") if part is not None else ""
 
     @property
     def attachments(self) -> list[str]:

@@ -1171,6 +1171,8 @@ def _send_chunk(
     """Send the claimed ROWS; returns False if the bulletin stopped meanwhile (what was not
     sent is handed back as its state says)."""
     step = transport.batch_size
+    # The chunk's list-link tokens in two queries, not two per message.
+    composer.prepare([Recipient.of_delivery(d) for d in rows])
     recorder = _Recorder(lease.token, at_least=step)
     watch = _Watch(composer.bulletin.pk, lease)
     rows = list(rows)
