@@ -10,10 +10,12 @@ from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import BooleanField, Q, QuerySet, Value
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,7 +24,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import accounts, privacy, services
 from .admin_import import import_urls
-from .forms import HandOverForm
+from .admin_lists import CachedValuesFilter, CappedPaginator
+from .forms import HandOverForm, MembershipChangeForm
+from .history import action_label, member_history
 from .models import (
     Agreement,
     AuditEntry,
@@ -35,6 +39,7 @@ from .models import (
     User,
 )
 from .privacy import PersonalDataAdminMixin
+from .search import FoldedSearchMixin
 
 
 class BlockFilter(admin.SimpleListFilter):
@@ -58,6 +63,24 @@ class BlockFilter(admin.SimpleListFilter):
 
 class ContactBlockFilter(BlockFilter):
     member_path = "member"
+
+
+class CheckedThisNendoFilter(admin.SimpleListFilter):
+    """Whether a contact's record was changed since this 年度's 1 April (人事異動)."""
+
+    title = gettext_lazy("今年度の確認")
+    parameter_name = "checked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("no", _("4月1日以降 未確認")), ("yes", _("4月1日以降に更新・確認済み"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        stale = Contact.objects.not_checked_since_april(timezone.localdate())
+        if self.value() == "no":
+            return queryset.filter(pk__in=stale.values("pk"))
+        if self.value() == "yes":
+            return queryset.exclude(pk__in=stale.values("pk"))
+        return queryset
 
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
@@ -174,15 +197,15 @@ class BlockAdmin(admin.ModelAdmin):
 
 
 @admin.register(Prefecture)
-class PrefectureAdmin(admin.ModelAdmin):
+class PrefectureAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("code", "name", "kana", "block")
     list_filter = ("block",)
     list_select_related = ("block",)
-    search_fields = ("name", "kana", "code")
+    search_fields = ("search_text",)
 
 
 @admin.register(LocalGovernment)
-class LocalGovernmentAdmin(admin.ModelAdmin):
+class LocalGovernmentAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("code", "full_name", "kana", "kind", "retired_on")
     list_filter = (
         "prefecture__block",
@@ -191,7 +214,7 @@ class LocalGovernmentAdmin(admin.ModelAdmin):
         ("retired_on", admin.EmptyFieldListFilter),
     )
     list_select_related = ("prefecture",)
-    search_fields = ("code", "name", "kana", "prefecture__name")
+    search_fields = ("search_text",)
     readonly_fields = ("code", "prefecture", "name", "kana", "kind", "retired_on")
 
     @admin.display(description=gettext_lazy("団体名"), ordering="code")
@@ -214,6 +237,10 @@ class ContactInline(PersonalDataAdminMixin, admin.TabularInline):
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
+        # Each row's label names its member (Contact.__str__): one query, not three per row.
+        return super().get_queryset(request).select_related("member__local_government__prefecture")
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -230,16 +257,11 @@ class MembershipEventInline(admin.TabularInline):
 
 
 @admin.register(Member)
-class MemberAdmin(admin.ModelAdmin):
+class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
     list_display = ("name", "code", "kind", "status", "block_name", "joined_on", "left_on")
     list_filter = (BlockFilter, "local_government__prefecture", "kind", "status")
     list_select_related = ("local_government__prefecture__block", "block_override")
-    search_fields = (
-        "local_government__code",
-        "local_government__name",
-        "local_government__kana",
-        "local_government__prefecture__name",
-    )
+    search_fields = ("local_government__search_text",)
     autocomplete_fields = ("local_government",)
     inlines = (ContactInline, MembershipEventInline)
     actions = ("withdraw_selected", "readmit_selected")
@@ -311,39 +333,125 @@ class MemberAdmin(admin.ModelAdmin):
         return False  # a member leaves (退会) and keeps its history
 
     @admin.action(description=gettext_lazy("選択した会員を退会にする"), permissions=["change"])
-    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
-        user = request.user if isinstance(request.user, User) else None
-        done = 0
-        for member in queryset.filter(status=Member.Status.ACTIVE):
-            services.withdraw_member(member, by=user)
-            done += 1
-        self.message_user(request, _("%(n)d 団体を退会にしました。") % {"n": done})
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return self._to_membership_page("withdraw", queryset)
 
     @admin.action(
         description=gettext_lazy("選択した退会団体・非会員を会員にする（再入会・入会）"),
         permissions=["change"],
     )
-    def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> None:
-        user = request.user if isinstance(request.user, User) else None
-        done = 0
-        waiting = queryset.filter(status__in=[Member.Status.LEFT, Member.Status.GUEST])
-        for member in waiting.select_related("local_government"):
-            services.admit_member(member.local_government, kind=member.kind, by=user)
-            done += 1
-        self.message_user(request, _("%(n)d 団体を会員にしました。") % {"n": done})
+    def readmit_selected(self, request: HttpRequest, queryset: QuerySet[Member]) -> Any:
+        return self._to_membership_page("readmit", queryset)
+
+    def _to_membership_page(self, act: str, queryset: QuerySet[Member]) -> HttpResponseRedirect:
+        ids = ",".join(str(pk) for pk in queryset.values_list("pk", flat=True))
+        url = reverse(f"admin:association_member_{act}")
+        return HttpResponseRedirect(f"{url}?ids={ids}")
+
+    def get_urls(self) -> list[URLPattern]:
+        wrap = self.admin_site.admin_view
+        own = [
+            path(
+                f"{act}/",
+                wrap(self.membership_view),
+                {"act": act},
+                name=f"association_member_{act}",
+            )
+            for act in MEMBERSHIP_ACTS
+        ]
+        return own + super().get_urls()
+
+    def membership_view(self, request: HttpRequest, act: str) -> HttpResponse:
+        """The confirmation page of 退会 or 再入会: which members, from which day, and why.
+        Nothing changes until it is confirmed; then every member changes, or none."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        source = request.POST if request.method == "POST" else request.GET
+        ids = [int(i) for i in source.get("ids", "").split(",") if i.strip().isdigit()]
+        waiting = MEMBERSHIP_ACTS[act]["statuses"]
+        members = list(Member.objects.with_registry().filter(pk__in=ids[:2000], status__in=waiting))
+        skipped = len(set(ids)) - len(members)
+        form = MembershipChangeForm(
+            request.POST or None, initial={"on": timezone.localdate().isoformat()}
+        )
+        if request.method == "POST" and members and form.is_valid():
+            user = request.user if isinstance(request.user, User) else None
+            on, reason = form.cleaned_data["on"], form.cleaned_data["reason"]
+            try:
+                with transaction.atomic():
+                    for member in members:
+                        if act == "withdraw":
+                            services.withdraw_member(member, left_on=on, by=user, note=reason)
+                        else:
+                            services.admit_member(
+                                member.local_government,
+                                kind=member.kind,
+                                joined_on=on,
+                                by=user,
+                                note=reason,
+                            )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                message = MEMBERSHIP_ACTS[act]["done"] % {"n": len(members)}
+                self.message_user(request, message)
+                if len(members) == 1:
+                    return HttpResponseRedirect(
+                        reverse("admin:association_member_change", args=[members[0].pk])
+                    )
+                return HttpResponseRedirect(reverse("admin:association_member_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": MEMBERSHIP_ACTS[act]["title"],
+            "act": act,
+            "button": MEMBERSHIP_ACTS[act]["button"],
+            "members": members,
+            "skipped": skipped,
+            "ids": ",".join(str(m.pk) for m in members),
+            "form": form,
+        }
+        return render(request, "admin/association/member/membership.html", context)
+
+    def history_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        """履歴: the member's story in plain Japanese, in the secretariat's time zone."""
+        member = self.get_object(request, object_id)
+        if member is None or not self.has_view_or_change_permission(request, member):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": member,
+            "title": _("%(name)s の履歴") % {"name": member.name},
+            "lines": member_history(
+                member, show_people=privacy.can_see_personal_data(request.user), limit=500
+            ),
+        }
+        return render(request, "admin/association/member/history.html", context)
+
+
+MEMBERSHIP_ACTS: dict[str, dict[str, Any]] = {
+    "withdraw": {
+        "statuses": [Member.Status.ACTIVE],
+        "title": gettext_lazy("退会の確認"),
+        "button": gettext_lazy("退会にする"),
+        "done": gettext_lazy("%(n)d 団体を退会にしました。"),
+    },
+    "readmit": {
+        "statuses": [Member.Status.LEFT, Member.Status.GUEST],
+        "title": gettext_lazy("再入会・入会の確認"),
+        "button": gettext_lazy("会員にする"),
+        "done": gettext_lazy("%(n)d 団体を会員にしました。"),
+    },
+}
 
 
 @admin.register(Agreement)
-class AgreementAdmin(admin.ModelAdmin):
-    list_display = ("local_government", "signed_on", "hashtag")
+class AgreementAdmin(FoldedSearchMixin, admin.ModelAdmin):
+    list_display = ("local_government", "signed_on", "expires_on", "hashtag")
     list_filter = ("local_government__prefecture__block", "local_government__prefecture")
     list_select_related = ("local_government__prefecture",)
-    search_fields = (
-        "local_government__name",
-        "local_government__kana",
-        "local_government__code",
-        "hashtag",
-    )
+    search_fields = ("local_government__search_text", "hashtag")
     autocomplete_fields = ("local_government",)
     date_hierarchy = "signed_on"
 
@@ -381,21 +489,22 @@ class ContactAdminForm(forms.ModelForm):
 
 
 @admin.register(Contact)
-class ContactAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class ContactAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     form = ContactAdminForm
     requires_personal_permission = True
     list_display = ("name", "kana", "member", "department", "title", "email", "role", "is_active")
-    list_filter = (ContactBlockFilter, "member__local_government__prefecture", "role", "is_active")
-    list_select_related = ("member__local_government__prefecture",)
-    search_fields = (
-        "name",
-        "kana",
-        "email",
-        "member__local_government__code",
-        "member__local_government__name",
-        "member__local_government__kana",
+    list_filter = (
+        ContactBlockFilter,
+        "member__local_government__prefecture",
+        "role",
+        "is_active",
+        CheckedThisNendoFilter,
     )
+    list_select_related = ("member__local_government__prefecture",)
+    search_fields = ("search_text",)
     autocomplete_fields = ("member",)
+    show_full_result_count = False
+    paginator = CappedPaginator
     fields = (
         "member",
         "name",
@@ -529,14 +638,33 @@ class ContactAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         return render(request, "admin/association/contact/hand_over.html", context)
 
 
+class AuditActionFilter(CachedValuesFilter):
+    title = gettext_lazy("操作")
+    parameter_name = field = "action"
+
+    def label(self, value: str) -> str:
+        return str(action_label(value))
+
+
+class AuditObjectTypeFilter(CachedValuesFilter):
+    title = gettext_lazy("対象")
+    parameter_name = field = "object_type"
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "what")
-    list_filter = ("action", "object_type")
+    list_display = ("created_at", "actor", "action_name", "what")
+    list_filter = (AuditActionFilter, AuditObjectTypeFilter)
     list_select_related = ("actor",)
     search_fields = ("summary", "object_id")
-    fields = ("created_at", "actor", "action", "object_type", "object_id", "what", "changes")
+    show_full_result_count = False
+    paginator = CappedPaginator
+    fields = ("created_at", "actor", "action_name", "object_type", "object_id", "what", "changes")
     readonly_fields = fields
+
+    @admin.display(description=gettext_lazy("操作"), ordering="action")
+    def action_name(self, obj: AuditEntry) -> str:
+        return action_label(obj.action)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEntry]:
         # Each row carries whether this viewer may see the names behind its placeholders.

@@ -10,13 +10,13 @@ preview instead. The ContactAdmin prepends import_urls(self) to its get_urls().
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -64,7 +64,7 @@ def import_urls(model_admin: admin.ModelAdmin[Contact]) -> list[URLPattern]:
         return confirm_view(request, model_admin)
 
     def export(request: HttpRequest) -> HttpResponse:
-        return export_view(request)
+        return export_view(request, model_admin)
 
     return [
         path("import/", wrap(upload), name="association_contact_import"),
@@ -174,13 +174,22 @@ def confirm_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def export_view(request: HttpRequest) -> HttpResponse:
-    """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all."""
+def export_view(request: HttpRequest, model_admin: admin.ModelAdmin[Contact]) -> HttpResponse:
+    """The same file as `manage.py export_contacts`: ?format=csv|xlsx, &inactive=1 for all.
+    Any other parameter is the changelist's (search, filters): the file then holds exactly the
+    contacts the list on screen shows."""
     if not request.user.has_perm("association.view_contact"):
         raise PermissionDenied
-    include_inactive = request.GET.get("inactive") == "1"
-    contacts = exporting.export_queryset(include_inactive=include_inactive)
-    if request.GET.get("format") == "csv":
+    filters = request.GET.copy()
+    wanted = filters.pop("format", ["xlsx"])[-1]
+    include_inactive = filters.pop("inactive", [""])[-1] == "1"
+    contacts = exporting.export_queryset(include_inactive=include_inactive or bool(filters))
+    if filters:
+        # The changelist reads its parameters from request.GET: give it only its own.
+        cast(Any, request).GET = QueryDict(filters.urlencode())
+        shown = model_admin.get_changelist_instance(request).get_queryset(request)
+        contacts = contacts.filter(pk__in=shown.values("pk"))
+    if wanted == "csv":
         data, content_type, suffix = (
             exporting.export_csv(contacts),
             "text/csv; charset=utf-8",
@@ -195,6 +204,7 @@ def export_view(request: HttpRequest) -> HttpResponse:
         format=suffix,
         rows=contacts.count(),
         inactive_included=include_inactive,
+        filters=filters.urlencode(),
     )
     response = HttpResponse(data, content_type=content_type)
     filename = _("担当者一覧_%(date)s.%(suffix)s") % {

@@ -7,6 +7,9 @@ class AssociationConfig(AppConfig):
     verbose_name = _("会員名簿")
 
     def ready(self) -> None:
-        from . import privacy
+        from django.db.models.signals import post_migrate
+
+        from . import privacy, search
 
         privacy.autodiscover()
+        post_migrate.connect(search.fill_search_text, sender=self)

@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.template import Context
+from django.template.loader import get_template, render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -28,13 +29,20 @@ class Rendered:
     html: str
 
 
+def render_plain(template_name: str, context: dict[str, object]) -> str:
+    """A template whose output is plain text (a subject, a text part): nothing HTML-escaped,
+    so that 「A&B」 stays A&B and not A&amp;B."""
+    template = get_template(template_name)
+    return str(template.template.render(Context(context, autoescape=False)))  # type: ignore[attr-defined]
+
+
 def render(name: str, context: dict[str, object]) -> Rendered:
     """emails/NAME.subject.txt, .txt and .html, with the site's subject prefix."""
     ctx = {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL, **context}
-    subject = " ".join(render_to_string(f"emails/{name}.subject.txt", ctx).split())
+    subject = " ".join(render_plain(f"emails/{name}.subject.txt", ctx).split())
     return Rendered(
         subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
-        text=render_to_string(f"emails/{name}.txt", ctx),
+        text=render_plain(f"emails/{name}.txt", ctx),
         html=render_to_string(f"emails/{name}.html", ctx),
     )
 

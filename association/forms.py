@@ -1,3 +1,10 @@
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from typing import Any
+
 from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
 from allauth.core import context, ratelimit
 from django import forms
@@ -6,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import services
 from .models import Contact
+from .nendo import parse_date
 
 
 class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
@@ -76,3 +84,61 @@ class HandOverForm(forms.Form):
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("ファイル（CSV または Excel）"))
     dry_run = forms.BooleanField(label=_("確認のみ（書き込まない）"), required=False, initial=True)
+
+
+class JapaneseDateField(forms.DateField):
+    """A date typed as people type it (association.nendo.parse_date: 2026/4/1, 令和8年4月1日,
+    R8.4.1, full-width digits...). Every date in the admin uses it (config/admin_apps.py)."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        if value in self.empty_values or not str(value).strip():
+            return None
+        try:
+            return parse_date(str(value))
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+
+
+class JapaneseTimeField(forms.TimeField):
+    """A time typed 9:30, ９：３０ or 9時30分."""
+
+    def to_python(self, value: Any) -> dt.time | None:
+        if isinstance(value, str):
+            value = unicodedata.normalize("NFKC", value).strip()
+            value = re.sub(r"^(\d{1,2})時(?:(\d{1,2})分?)?$", _time_from_kanji, value)
+        return super().to_python(value)
+
+
+def _time_from_kanji(match: re.Match[str]) -> str:
+    return f"{match.group(1)}:{match.group(2) or '00'}"
+
+
+class JapaneseSplitDateTimeField(forms.SplitDateTimeField):
+    """The admin's date-and-time pair with the date and time read as above."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        date_field, time_field = self.fields
+        self.fields = (
+            JapaneseDateField(error_messages=date_field.error_messages),
+            JapaneseTimeField(error_messages=time_field.error_messages),
+        )
+
+
+class MembershipChangeForm(forms.Form):
+    """退会 or 再入会 of the members listed on the confirmation page: a date and a reason."""
+
+    on = JapaneseDateField(label=_("日付"), help_text=_("例: 令和8年3月31日、2026/3/31"))
+    reason = forms.CharField(
+        label=_("理由"),
+        max_length=200,
+        help_text=_("入退会履歴に残ります（200字まで）。例: 総会での承認、団体からの申し出"),
+    )
+
+    def clean_reason(self) -> str:
+        # One line in the history: a pasted line break becomes a space.
+        return " ".join(str(self.cleaned_data["reason"]).split())

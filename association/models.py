@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -41,6 +42,8 @@ class Prefecture(models.Model):
     block = models.ForeignKey(
         Block, on_delete=models.PROTECT, related_name="prefectures", verbose_name=_("ブロック")
     )
+    # Folded name, kana and code (association.search), kept by save().
+    search_text = models.TextField(_("検索用"), blank=True, default="", editable=False)
 
     class Meta:
         ordering = ["code"]
@@ -49,6 +52,15 @@ class Prefecture(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        _keep(self, kwargs, search_text=self.folded())
+        super().save(*args, **kwargs)
+
+    def folded(self) -> str:
+        from .search import search_text
+
+        return search_text(self.name, self.kana, self.code)
 
 
 class LocalGovernmentQuerySet(models.QuerySet["LocalGovernment"]):
@@ -82,6 +94,9 @@ class LocalGovernment(models.Model):
     retired_on = models.DateField(
         _("廃止日"), null=True, blank=True, help_text=_("最新のコード表から消えた日。")
     )
+    # Folded full name (with its prefecture), kana and code (association.search); kept by
+    # save() and by services.load_local_governments() for rows it creates in bulk.
+    search_text = models.TextField(_("検索用"), blank=True, default="", editable=False)
 
     objects = LocalGovernmentQuerySet.as_manager()
 
@@ -93,12 +108,27 @@ class LocalGovernment(models.Model):
     def __str__(self) -> str:
         return self.full_name
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        fields = kwargs.get("update_fields")
+        if fields is None or not {"name", "kana", "kind", "prefecture"}.isdisjoint(fields):
+            _keep(self, kwargs, search_text=self.folded())
+        super().save(*args, **kwargs)
+
     @property
     def full_name(self) -> str:
         """東京都江戸川区; a prefecture is its own name."""
         if self.kind == self.Kind.PREFECTURE:
             return self.name
         return f"{self.prefecture.name}{self.name}"
+
+    def folded(self, prefecture_name: str | None = None) -> str:
+        """This government's search_text. PREFECTURE_NAME spares a query when it is known."""
+        from .search import search_text
+
+        if prefecture_name is None:
+            prefecture_name = self.prefecture.name
+        full = self.name if self.kind == self.Kind.PREFECTURE else f"{prefecture_name}{self.name}"
+        return search_text(full, self.kana, self.code)
 
 
 class MemberQuerySet(models.QuerySet["Member"]):
@@ -213,6 +243,16 @@ class MembershipEvent(models.Model):
         return f"{self.member} {self.get_action_display()} {self.effective_on}"
 
 
+class AgreementQuerySet(models.QuerySet["Agreement"]):
+    def expiring(self, today: dt.date, *, days: int = 90) -> AgreementQuerySet:
+        """Agreements whose term ends within DAYS days of TODAY (or ended, unrenewed, in the
+        last DAYS days), soonest first."""
+        return self.filter(
+            expires_on__gte=today - dt.timedelta(days=days),
+            expires_on__lte=today + dt.timedelta(days=days),
+        ).order_by("expires_on", "id")
+
+
 class Agreement(models.Model):
     """A partnership agreement (連携自治体事業) with a municipality or a prefecture."""
 
@@ -223,8 +263,13 @@ class Agreement(models.Model):
         verbose_name=_("連携自治体"),
     )
     signed_on = models.DateField(_("協定締結日"))
+    expires_on = models.DateField(
+        _("協定期限"), null=True, blank=True, help_text=_("期限のない協定は空欄。")
+    )
     hashtag = models.CharField(_("ハッシュタグ"), max_length=60, blank=True)
     notes = models.TextField(_("備考"), blank=True)
+
+    objects = AgreementQuerySet.as_manager()
 
     class Meta:
         ordering = ["signed_on", "id"]
@@ -247,6 +292,18 @@ class ContactQuerySet(models.QuerySet["Contact"]):
     def portal(self) -> ContactQuerySet:
         """Contacts who may use the portal: active, of a member whose staff may log in."""
         return self.filter(is_active=True, member__status__in=Member.PORTAL_STATUSES)
+
+    def not_checked_since_april(self, today: dt.date) -> ContactQuerySet:
+        """Contacts whose record was last changed before the 1 April of TODAY's 年度, the day
+        staff move (人事異動): whether they still hold the role is to be checked."""
+        from django.utils import timezone
+
+        from .nendo import nendo_of, nendo_range
+
+        start, _end = nendo_range(nendo_of(today))
+        return self.filter(
+            updated_at__lt=timezone.make_aware(dt.datetime.combine(start, dt.time()))
+        )
 
     def for_user(self, user: User) -> ContactQuerySet:
         """The contact record (one at most) through which USER may use the portal: by the
@@ -297,6 +354,9 @@ class Contact(models.Model):
         verbose_name=_("後任"),
     )
     deactivated_at = models.DateTimeField(_("無効化日時"), null=True, blank=True)
+    # What the contact is found by, folded (association.search): name, kana, address and the
+    # member's search_text (its full name, kana and code). Personal data; kept by save().
+    search_text = models.TextField(_("検索用"), blank=True, default="", editable=False)
     created_at = models.DateTimeField(_("登録日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
@@ -311,7 +371,12 @@ class Contact(models.Model):
                 fields=["member", "email"], name="contact_email_unique_in_member"
             )
         ]
-        indexes = [models.Index(fields=["email"]), models.Index(fields=["email_hash"])]
+        indexes = [
+            models.Index(fields=["email"]),
+            models.Index(fields=["email_hash"]),
+            # The admin's list (ordering): a page read in order, not 100,000 rows sorted.
+            models.Index(fields=["member", "kana", "id"], name="contact_listed"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}（{self.member}）"
@@ -319,13 +384,26 @@ class Contact(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         from .privacy import address_hash
 
-        email_hash = address_hash(self.email)
-        if email_hash != self.email_hash:
-            self.email_hash = email_hash
-            update_fields = kwargs.get("update_fields")
-            if update_fields is not None:
-                kwargs["update_fields"] = {*update_fields, "email_hash"}
+        derived = {"email_hash": address_hash(self.email)}
+        fields = kwargs.get("update_fields")
+        if fields is None or not {"name", "kana", "email", "member"}.isdisjoint(fields):
+            derived["search_text"] = self.folded()
+        _keep(self, kwargs, **derived)
         super().save(*args, **kwargs)
+
+    def folded(self, member_text: str | None = None) -> str:
+        """This contact's search_text; MEMBER_TEXT (its member's government's search_text)
+        spares a query when it is known."""
+        from .search import SEPARATOR, search_text
+
+        own = search_text(self.name, self.kana, self.email)
+        if member_text is None:
+            member_text = (
+                LocalGovernment.objects.filter(member__pk=self.member_id)
+                .values_list("search_text", flat=True)
+                .first()
+            )
+        return SEPARATOR.join(p for p in (own, member_text) if p)
 
     @property
     def is_coordinator(self) -> bool:
@@ -361,7 +439,11 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("変更履歴")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.render(show_people=False)}"
+        from django.utils import timezone
+
+        return (
+            f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.render(show_people=False)}"
+        )
 
     def render(self, *, show_people: bool) -> str:
         """The summary with each {role} replaced by the person linked under that role: their
@@ -377,6 +459,17 @@ class AuditEntry(models.Model):
             return _("担当者#%(id)d") % {"id": contact.pk}
 
         return PLACEHOLDER.sub(person, self.summary)
+
+
+def _keep(row: models.Model, save_kwargs: dict[str, Any], **derived: str) -> None:
+    """Set fields derived from others (a hash, a search column) on ROW before it is saved, and
+    add the changed ones to update_fields when the save names its fields."""
+    changed = {name for name, value in derived.items() if getattr(row, name) != value}
+    for name in changed:
+        setattr(row, name, derived[name])
+    update_fields = save_kwargs.get("update_fields")
+    if changed and update_fields is not None:
+        save_kwargs["update_fields"] = {*update_fields, *changed}
 
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -53,6 +53,8 @@ privacy.personal(
         "phone": BLANK,
         "email": REPLACE,
         "email_hash": privacy.HASH,
+        # Derived from the fields above by save(): recomputed from the erased values.
+        "search_text": BLANK,
     },
     erase=_erase_contact_row,
     order=CONTACT_ORDER,

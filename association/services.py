@@ -32,6 +32,7 @@ from .models import (
     Prefecture,
     User,
 )
+from .search import refresh_search_text
 from .signals import (
     collect_reserved_addresses,
     contact_deactivated,
@@ -195,6 +196,7 @@ def load_local_governments(
         seen.add(code)
 
     to_create = []
+    renamed: list[str] = []
     for code, pref_name, city, row in pending_cities:
         name = city or pref_name
         kana = normalise_kana(row.get("city_kana") if city else row.get("prefecture_kana"))
@@ -206,7 +208,9 @@ def load_local_governments(
         }
         current = existing.get(code)
         if current is None:
-            to_create.append(LocalGovernment(code=code, **values))
+            created = LocalGovernment(code=code, **values)
+            created.search_text = created.folded(pref_name)
+            to_create.append(created)
             continue
         changed = [k for k, v in values.items() if getattr(current, k) != v]
         if current.retired_on is not None:
@@ -219,9 +223,12 @@ def load_local_governments(
                     setattr(current, key, values[key])
             current.save(update_fields=changed)
             result.updated += 1
+            if "name" in changed or "kana" in changed:
+                renamed.append(code)
         else:
             result.unchanged += 1
     LocalGovernment.objects.bulk_create(to_create, batch_size=500)
+    refresh_search_text(Contact.objects.filter(member__local_government__in=renamed))
     result.created = len(to_create)
 
     for code, lg in existing.items():

@@ -4,6 +4,7 @@
     .venv/bin/python bench/pages.py                      # SQLite (var/bench-pages/)
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/renkei .venv/bin/python bench/pages.py
     .venv/bin/python bench/pages.py --sizes 1000 100000 --repeat 5
+    .venv/bin/python bench/pages.py --reuse --only "bulletin report"   # the last run's data
 
 In one run, for each size N (the first size is the baseline): N contacts, one sent bulletin with
 N deliveries (sent, delivered, bounced, failed, skipped), N/100 bulletins, N registrations over
@@ -57,11 +58,13 @@ def var_dir() -> Path:
     return base / "bench-pages"
 
 
-def prepare_environment() -> str:
-    """Point Django at the bench's own database; returns 'postgresql' or 'sqlite'."""
+def prepare_environment(*, reuse: bool = False) -> str:
+    """Point Django at the bench's own database (re-created unless REUSE); returns
+    'postgresql' or 'sqlite'."""
     directory = var_dir()
-    shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True)
+    if not reuse:
+        shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
     os.environ["RENKEI_VAR_DIR"] = str(directory)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["DEBUG"] = ""
@@ -78,9 +81,10 @@ def prepare_environment() -> str:
     if "bench" not in name:
         raise SystemExit(f"refusing to drop {name}: not a bench database")
     admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+    if not reuse:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
     os.environ["DATABASE_URL"] = parsed._replace(path=f"/{name}").geturl()
     return "postgresql"
 
@@ -90,6 +94,31 @@ def prepare_environment() -> str:
 
 class World:
     """The rows every size shares (created once) and the counters of what exists."""
+
+    @classmethod
+    def left_by_last_run(cls) -> World:
+        """The data of the last run's largest size, as it is (migrated to the current code)."""
+        from django.core.management import call_command
+
+        from association.models import Contact, Member, User
+        from events.models import Training
+        from mailing.models import Bulletin, MailingList
+
+        call_command("migrate", "--noinput", verbosity=0)
+        world = cls.__new__(cls)
+        world.members = list(Member.objects.order_by("local_government_id"))
+        world.admin = User.objects.get(username="bench-jimukyoku")
+        world.list = MailingList.objects.get(slug="all-members")
+        world.big = Bulletin.objects.get(subject="令和8年度 全体研修会のご案内")
+        world.trainings = list(Training.objects.order_by("pk"))
+        world.training = world.trainings[0]
+        world.contacts = Contact.objects.count()
+        world.last_contact_pk = Contact.objects.order_by("-pk").values_list("pk", flat=True)[0]
+        world.bulletins = Bulletin.objects.count()
+        world.portal_contact = Contact.objects.select_related("member", "user").get(
+            user__isnull=False
+        )
+        return world
 
     def __init__(self) -> None:
         import io
@@ -426,8 +455,13 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 100_000])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=[], help="page names to measure")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the data the last run left (its largest size), without building",
+    )
     args = parser.parse_args()
-    vendor = prepare_environment()
+    vendor = prepare_environment(reuse=args.reuse)
     import django
 
     django.setup()
@@ -437,11 +471,14 @@ def main() -> None:
 
     log(f"database: {vendor}; sizes: {args.sizes}; median of {args.repeat}")
     started = time.perf_counter()
-    world = World()
+    world = World.left_by_last_run() if args.reuse else World()
+    if args.reuse:
+        args.sizes = [world.contacts]
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for n in sorted(args.sizes):
         t0 = time.perf_counter()
-        world.grow(n)
+        if n > world.contacts:
+            world.grow(n)
         log(f"\n== {n:,} contacts and deliveries (built in {time.perf_counter() - t0:.1f} s)")
         logged_in = clients(world)
         for name, who, url in pages(world):

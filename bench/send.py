@@ -9,7 +9,7 @@ In one run, against PostgreSQL + Redis with two Celery workers (one process each
   1. the pipeline to a local SMTP sink (aiosmtpd, its own process): messages/s from "send"
      (start_bulletin) to the last message accepted, and the peak RSS of a worker (main process
      plus its child);
-  2. the bare limit: the same rendering (mailing.sending.Composer) and SMTP sending in two plain
+  2. the bare limit: the same building (mailing.builder.Composer) and SMTP sending in two plain
      processes, no database, no Celery; the pipeline's ratio to it;
   3. the batch provider path: anymail's Brevo backend against a loopback fake of Brevo's
      /v3/smtp/email API that refuses more than 1,000 messageVersions per call;
@@ -30,6 +30,7 @@ import json
 import math
 import multiprocessing
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -392,6 +393,8 @@ def role_bare(count: int, port: int, start_at: float) -> None:
             organisation="東京都江戸川区",
             department="保健福祉部 健康推進課",
             delivery_id=i + 1,
+            # The pipeline reads each recipient's link token from the database; here it is given.
+            token=secrets.token_urlsafe(16),
         )
         sent += transport.send_one(composer, recipient).kind == "sent"
     transport.close()

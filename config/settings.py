@@ -22,8 +22,22 @@ def envget(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
 def envbool(name: str, default: str = "False") -> bool:
-    return envget(name, default).lower() in ("1", "true", "yes", "on")
+    """NAME as a boolean: 1/true/yes/on or 0/false/no/off (any case); unset or empty is
+    DEFAULT. Anything else stops the start: a typo must not quietly mean "off"."""
+    value = envget(name, "").strip().lower() or default.lower()
+    if value in TRUE_WORDS:
+        return True
+    if value in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={envget(name)!r} is not a boolean (use one of {', '.join(TRUE_WORDS)} "
+        f"or {', '.join(FALSE_WORDS)})"
+    )
 
 
 def envint(name: str, default: str) -> int:
@@ -69,7 +83,22 @@ if not SECRET_KEY:
     key_file.chmod(0o600)
     SECRET_KEY = key_file.read_text(encoding="utf-8").strip()
 
-SITE_URL = envget("SITE_URL", "http://localhost:8000").rstrip("/")
+
+def _served_url() -> str:
+    """Where `make run` serves (RENKEI_HOST/RENKEI_PORT, which it gives every process it
+    starts), so that links in the demo's mail open the running site; else localhost:8000."""
+    port = envget("RENKEI_PORT")
+    if not port:
+        return "http://localhost:8000"
+    host = envget("RENKEI_HOST", "localhost").strip() or "localhost"
+    if host in ("0.0.0.0", "::", "[::]"):
+        host = "localhost"  # every interface: this machine's own name opens it
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+SITE_URL = (envget("SITE_URL") or _served_url()).rstrip("/")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = envget("SITE_NAME", "自殺のない社会づくり市区町村会")
@@ -97,6 +126,8 @@ INSTALLED_APPS = [
     "questions",
     "mailing",
     "events",
+    "office",
+    "inquiries",
 ]
 
 MIDDLEWARE = [
@@ -269,6 +300,8 @@ LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Asia/Tokyo"
+# Dates with their weekday (config/formats/ja/formats.py).
+FORMAT_MODULE_PATH = ["config.formats"]
 USE_I18N = True
 USE_TZ = True
 
@@ -318,6 +351,20 @@ if "," in str(ANYMAIL.get("WEBHOOK_SECRET", "")):
     # Rotating webhook credentials: "user:new,user:old" accepts both until the old one goes.
     ANYMAIL["WEBHOOK_SECRET"] = envlist("ANYMAIL_WEBHOOK_SECRET")  # type: ignore[assignment]
 ANYMAIL.setdefault("BREVO_API_URL", envget("BREVO_API_URL", "https://api.brevo.com/v3/"))
+# anymail's boolean settings (its own, and each provider's: <ESP>_USE_BULK_API…) are read as
+# booleans, or ANYMAIL_IGNORE_RECIPIENT_STATUS=False would be the true string "False".
+ANYMAIL_BOOLEANS = (
+    "IGNORE_UNSUPPORTED_FEATURES",
+    "IGNORE_RECIPIENT_STATUS",
+    "DEBUG_API_REQUESTS",
+    "GENERATE_MESSAGE_ID",
+    "USE_BULK_API",
+    "TRACK_INITIAL_OPEN_AS_OPENED",
+    "AUTO_CONFIRM_SNS_SUBSCRIPTIONS",
+)
+for _key in list(ANYMAIL):
+    if any(_key == word or _key.endswith("_" + word) for word in ANYMAIL_BOOLEANS):
+        ANYMAIL[_key] = envbool(f"ANYMAIL_{_key}")  # type: ignore[assignment]
 
 # Bulletins (mailing app). The pipeline keeps its truth in Delivery rows; these tune it.
 MAILING_EMAIL_BACKEND = envget("MAILING_EMAIL_BACKEND")  # defaults to EMAIL_BACKEND
@@ -391,6 +438,7 @@ CELERY_TASK_ROUTES = {
     "mailing.start_due_bulletins": {"queue": "transactional"},
     "mailing.*": {"queue": "bulletins"},
     "events.*": {"queue": "transactional"},
+    "inquiries.*": {"queue": "transactional"},
     "postbox.*": {"queue": "transactional"},
     "association.*": {"queue": "transactional"},
 }
@@ -402,6 +450,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "schedule": 15 * 60.0,
     },
     "events-close-trainings": {"task": "events.close_trainings", "schedule": 5 * 60.0},
+    # 照会 and surveys: open the scheduled ones (a survey when its training ends), and send
+    # each reminder day's round once (claimed by a unique row).
+    "inquiries-open-due": {"task": "inquiries.open_due_inquiries", "schedule": 5 * 60.0},
+    "inquiries-send-reminders": {"task": "inquiries.send_reminders", "schedule": 30 * 60.0},
     # Mail owed by trainings is sent when it is written; this catches anything left behind.
     "events-send-training-notices": {"task": "events.send_training_notices", "schedule": 60.0},
     # Mail to one person is sent when it is committed; this sends what is due again after a
@@ -428,7 +480,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Trainings: commit registrations on PostgreSQL without waiting for the WAL flush (see
-# events/seats.py). Off by default: a confirmation mail is sent once the registration has
+# events/services.py). Off by default: a confirmation mail is sent once the registration has
 # committed, so a commit a server crash could still lose would mail a seat that is not there.
 EVENTS_REGISTRATION_ASYNC_COMMIT = envbool("EVENTS_REGISTRATION_ASYNC_COMMIT", "False")
 

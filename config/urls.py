@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView
 
 from mailing import outbox
+from mailing import views as mailing_views
 
 from . import views
 
@@ -17,6 +18,8 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="portal:home", permanent=False)),
     path("healthz", views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # The secretariat's desk (home page data, reports, papers), behind the admin's own door.
+    path("admin/office/", include("office.urls")),
     path("admin/", admin.site.urls),
     # Only the doors the portal needs, at allauth's own URLs; every other allauth page (email,
     # password, signup, reauthenticate, 3rd-party, /accounts/login/) is not mounted and 404s.
@@ -33,8 +36,11 @@ urlpatterns = [
     path("accounts/logout/", account_views.logout, name="account_logout"),
     # allauth's pages link to "account_login" (for code login it is the code request).
     path("accounts/login/code/", account_views.request_login_code, name="account_login"),
+    # The short link in every bulletin: the unsubscribe page (and RFC 8058 one-click POST).
+    path("u/<str:token>", mailing_views.unsubscribe, name="unsubscribe_link"),
     path("mail/", include("mailing.urls")),
     path("trainings/", include("events.urls")),
+    path("inquiries/", include("inquiries.urls")),
     path("portal/", include("association.urls")),
 ]
 

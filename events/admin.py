@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,11 +14,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from association.admin_dates import NendoFilter
+from association.admin_lists import CappedPaginator
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
+from association.search import FoldedSearchMixin
 
 from . import exports, services
-from .forms import CallOffForm, MailRegistrantsForm
+from .forms import CallOffForm, ColleagueForm, MailRegistrantsForm, OnBehalfForm, ReasonForm
 from .models import Notice, Registration, Training, TrainingSession
 
 
@@ -60,7 +63,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "title",
         "kind",
         "block",
-        "nendo",
+        "nendo_display",
         "starts_at",
         "status",
         "capacity",
@@ -68,7 +71,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         "waitlisted",
         "participants",
     ]
-    list_filter = ["status", "kind", "nendo", "block"]
+    list_filter = ["status", "kind", NendoFilter, "block"]
     search_fields = ["title", "venue_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["block"]
@@ -100,6 +103,10 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Training]:
         return super().get_queryset(request).with_counts()  # type: ignore[attr-defined]
+
+    @admin.display(description=_("年度"), ordering="nendo")
+    def nendo_display(self, obj: Training) -> str:
+        return obj.nendo_label
 
     @admin.display(description=_("確定"))
     def confirmed(self, obj: Training) -> int:
@@ -140,6 +147,11 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 name="events_training_mail",
             ),
             path(
+                "<int:pk>/registrations/",
+                self.admin_site.admin_view(self.registrations_view),
+                name="events_training_registrations",
+            ),
+            path(
                 "<int:pk>/call-off/",
                 self.admin_site.admin_view(self.call_off_view),
                 name="events_training_call_off",
@@ -155,8 +167,6 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             else self.has_view_permission(request, training)
         )
         if not allowed:
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         return training
 
@@ -185,8 +195,6 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
     def _require_export(self, request: HttpRequest) -> None:
         if not self.has_export_permission(request):
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
 
     def csv_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -276,6 +284,104 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         }
         return render(request, "admin/events/training/mail.html", ctx)
 
+    def registrations_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """申込みの管理: the seats and the waiting list in order; the secretariat registers,
+        cancels, substitutes or confirms out of turn for a municipality, each through the
+        portal's services and audited. Names need the contact view permission."""
+        from association.privacy import can_see_personal_data
+
+        training = self._training(request, pk, change=True)
+        if not (
+            can_see_personal_data(request.user)
+            and request.user.has_perm("events.change_registration")
+        ):
+            raise PermissionDenied
+        here = reverse("admin:events_training_registrations", args=[pk])
+        on_behalf = OnBehalfForm(prefix="new")
+        if request.method == "POST":
+            act = request.POST.get("act", "")
+            try:
+                done = self._registration_act(request, training, act)
+            except (ValidationError, PermissionDenied) as exc:
+                messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+            else:
+                if isinstance(done, OnBehalfForm):
+                    on_behalf = done
+                else:
+                    self.message_user(request, done)
+                    return HttpResponseRedirect(here)
+        registrations = list(
+            Registration.objects.active()
+            .filter(training=training)
+            .select_related("contact", "member__local_government__prefecture")
+            .order_by("id")
+        )
+        waiting = [r for r in registrations if not r.is_confirmed]
+        for place, registration in enumerate(waiting, start=1):
+            registration.known_place = place
+        colleagues: dict[int, Any] = {}
+        for registration in registrations:
+            if registration.member_id not in colleagues:
+                colleagues[registration.member_id] = [
+                    c
+                    for c in registration.member.contacts.active().order_by("kana", "id")
+                    if c.pk not in {r.contact_id for r in registrations}
+                ]
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": training,
+            "confirmed": [r for r in registrations if r.is_confirmed],
+            "waiting": waiting,
+            "colleagues": colleagues,
+            "on_behalf": on_behalf,
+            "reason_form": ReasonForm(),
+            "title": _("申込みの管理"),
+        }
+        return render(request, "admin/events/training/registrations.html", ctx)
+
+    def _registration_act(self, request: HttpRequest, training: Training, act: str) -> Any:
+        user = _user(request)
+        if act == "register":
+            form = OnBehalfForm(request.POST, prefix="new")
+            if not form.is_valid():
+                return form
+            registration = services.register_on_behalf(
+                training, contact=form.cleaned_data["contact"], by=user
+            )
+            return _("%(name)s さんを代理申込みしました（%(status)s）。") % {
+                "name": registration.contact.name,
+                "status": registration.get_status_display(),
+            }
+        registration = get_object_or_404(
+            Registration.objects.select_related("contact", "training"),
+            pk=request.POST.get("registration") or 0,
+            training=training,
+        )
+        if act == "cancel":
+            services.cancel_registration(registration, by=user)
+            return _(
+                "%(name)s さんの申込みを取り消しました。次の方への繰り上げとメールは自動で行います。"
+            ) % {"name": registration.contact.name}
+        if act == "substitute":
+            colleagues = registration.member.contacts.active()
+            pick = ColleagueForm(request.POST, colleagues=colleagues)
+            if not pick.is_valid():
+                raise ValidationError(_("差し替える方を選んでください。"))
+            services.substitute_registration(
+                registration, contact=pick.cleaned_data["contact"], by=user
+            )
+            return _("参加者を %(name)s さんに差し替えました。") % {
+                "name": pick.cleaned_data["contact"].name
+            }
+        if act == "confirm":
+            why = ReasonForm(request.POST)
+            if not why.is_valid():
+                raise ValidationError(_("理由を入力してください。"))
+            services.confirm_out_of_turn(registration, reason=why.cleaned_data["reason"], by=user)
+            return _("%(name)s さんを参加確定にしました。") % {"name": registration.contact.name}
+        raise ValidationError(_("この操作はできません。"))
+
     def call_off_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         training = self._training(request, pk, change=True)
         form = CallOffForm(request.POST or None)
@@ -320,7 +426,7 @@ class BlockFilter(admin.SimpleListFilter):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     personal_display = ("contact_name",)
     list_display = [
         "contact_name",
@@ -339,12 +445,7 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         BlockFilter,
         "member__local_government__prefecture",
     ]
-    search_fields = [
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "member__local_government__name",
-    ]
+    search_fields = ["contact__search_text", "member__local_government__search_text"]
     list_select_related = [
         "training",
         "contact",
@@ -353,8 +454,15 @@ class RegistrationAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     ]
     actions = ["mark_attended", "mark_absent", "export_csv", "export_xlsx"]
     list_per_page = 200
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Deleting would free a seat without promotion or mail: cancel from the training's
+        # 申込みの管理 page instead (services.cancel_registration).
         return False
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:

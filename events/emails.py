@@ -1,26 +1,37 @@
-"""Mail about trainings. One template triple per kind, under templates/emails/training_*."""
+"""Mail about trainings. One template triple per kind, under templates/emails/training_*; each
+message goes to one person through the postbox (association.emails.queue).
+
+A training mail goes to an address the person who caused it (a coordinator registering or
+substituting a colleague) does not own, so it carries nothing typed in the portal: no names,
+kana, department or title (a hostile coordinator could make them a phishing text signed by the
+association). It names the municipality from the registry and the training in the
+secretariat's words."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
-from association.emails import build
+from association.emails import queue
 from association.nendo import wareki
+from postbox.models import OutgoingMail
 
 from .calendar import registration_ics
 from .models import Notice, Training
 
-# Kinds whose mail carries the .ics (the event as the recipient now holds it).
-WITH_ICS = {
-    Notice.Kind.CONFIRMED,
-    Notice.Kind.PROMOTED,
-    Notice.Kind.SUBSTITUTED,
-    Notice.Kind.REMINDER,
-    Notice.Kind.CHANGED,
-    Notice.Kind.CALLED_OFF,
+# Kinds whose mail carries the .ics: REQUEST adds or updates the entry, CANCEL removes it.
+ICS_METHOD: dict[str, str] = {
+    Notice.Kind.CONFIRMED: "REQUEST",
+    Notice.Kind.PROMOTED: "REQUEST",
+    Notice.Kind.SUBSTITUTED: "REQUEST",
+    Notice.Kind.REMINDER: "REQUEST",
+    Notice.Kind.CHANGED: "REQUEST",
+    Notice.Kind.CANCELLED: "CANCEL",
+    Notice.Kind.CALLED_OFF: "CANCEL",
+}
+POSTBOX_KIND: dict[str, str] = {
+    Notice.Kind.REMINDER: OutgoingMail.Kind.TRAINING_REMINDER,
+    Notice.Kind.MESSAGE: OutgoingMail.Kind.TRAINING_MESSAGE,
 }
 FIELD_LABELS = {
     "starts_at": "開始日時",
@@ -58,19 +69,43 @@ def notice_context(notice: Notice) -> dict[str, object]:
     }
 
 
-def template_name(notice: Notice) -> str:
-    if (
+def is_replaced(notice: Notice) -> bool:
+    """The substitution notice to the one who gave up the seat."""
+    return (
         notice.kind == Notice.Kind.SUBSTITUTED
         and notice.contact_id != notice.registration.contact_id
-    ):
-        return "training_replaced"
-    return f"training_{notice.kind}"
+    )
 
 
-def send_notice(notice: Notice, *, connection: Any = None) -> None:
-    message = build(template_name(notice), notice_context(notice), to=notice.contact.email)
-    message.connection = connection
-    if notice.kind in WITH_ICS and notice.contact_id == notice.registration.contact_id:
-        message.attach("training.ics", registration_ics(notice.registration), "text/calendar")
-    message.extra_headers["Auto-Submitted"] = "auto-generated"
-    message.send()
+def template_name(notice: Notice) -> str:
+    return "training_replaced" if is_replaced(notice) else f"training_{notice.kind}"
+
+
+def ics_method(notice: Notice) -> str | None:
+    if is_replaced(notice):
+        return "CANCEL"
+    method = ICS_METHOD.get(notice.kind)
+    if method == "REQUEST" and not notice.registration.is_confirmed:
+        return None  # waiting: nothing in the calendar until a seat is confirmed
+    if method == "CANCEL" and notice.registration.confirmed_at is None:
+        return None  # never held a seat, so never had the entry
+    return method
+
+
+def queue_notice(notice: Notice) -> OutgoingMail:
+    """Queue NOTICE's mail on the postbox, inside the caller's transaction."""
+    attachments = []
+    method = ics_method(notice)
+    if method is not None:
+        ics = registration_ics(notice.registration, attendee=notice.contact, method=method)
+        attachments.append(("training.ics", ics, "text/calendar"))
+    return queue(
+        template_name(notice),
+        notice_context(notice),
+        to=notice.contact.email,
+        kind=POSTBOX_KIND.get(notice.kind, OutgoingMail.Kind.TRAINING_NOTICE),
+        contact_id=notice.contact_id,
+        reference=f"events.notice:{notice.pk}",
+        attachments=attachments,
+        headers={"Auto-Submitted": "auto-generated"},
+    )

@@ -33,3 +33,36 @@ class CallOffForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
+
+
+class ContactLabelChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.member.name} — {obj.name}"
+
+
+class OnBehalfForm(forms.Form):
+    """代理申込み: any active contact of a member (the training's rules decide if it may)."""
+
+    contact = ContactLabelChoice(
+        queryset=Contact.objects.none(),
+        label=_("申し込む方（団体 — 氏名）"),
+        empty_label=_("選んでください"),
+        error_messages={"required": _("申し込む方を選んでください。")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["contact"]
+        field.queryset = (  # type: ignore[attr-defined]
+            Contact.objects.active()
+            .select_related("member__local_government__prefecture")
+            .order_by("member__local_government_id", "kana", "id")
+        )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("理由（記録に残ります）"),
+        max_length=200,
+        error_messages={"required": _("理由を入力してください。")},
+    )

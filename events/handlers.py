@@ -51,9 +51,9 @@ def release_registrations_of_erased_contact(
     """Seats go back to the waiting list, and no mail is sent to a person whose data is erased
     (the cancellation notices just written included)."""
     release_registrations(sender, contact=contact, by=by)
-    Notice.objects.filter(
-        contact=contact, status__in=[Notice.Status.PENDING, Notice.Status.SENDING]
-    ).update(status=Notice.Status.FAILED, error=ERASED_REASON)
+    Notice.objects.filter(contact=contact, status=Notice.Status.PENDING).update(
+        status=Notice.Status.FAILED, error=ERASED_REASON
+    )
 
 
 ERASED_REASON = "担当者の個人情報を削除したため送信しません。"

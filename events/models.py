@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import models
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,31 +19,50 @@ from .workdays import working_days_before
 
 class TrainingQuerySet(models.QuerySet["Training"]):
     def listed(self) -> TrainingQuerySet:
-        """What the portal shows: published or closed for registration, not over yet."""
+        """What the portal shows: published, closed for registration or called off (so that
+        members see 中止 rather than a training that vanished), not over yet."""
         return self.filter(
-            status__in=[Training.Status.PUBLISHED, Training.Status.CLOSED],
+            status__in=[
+                Training.Status.PUBLISHED,
+                Training.Status.CLOSED,
+                Training.Status.CANCELLED,
+            ],
             ends_at__gte=timezone.now(),
         )
 
     def for_member(self, member: Member) -> TrainingQuerySet:
-        """National trainings, and block trainings that MEMBER's block (or anyone) may join;
-        for a non-member (guest) municipality, only trainings open to non-members."""
-        now = timezone.now()
+        """National trainings, and block trainings that MEMBER's block (or anyone) may join or
+        will be able to join; for a non-member (guest) municipality, only trainings open to
+        non-members."""
         if member.status == Member.Status.GUEST:
             return self.filter(audience=Training.Audience.OPEN)
+        # A block-first training is shown to other blocks before they may register, with the
+        # day they may (受付前（M月D日から）), rather than appearing out of nowhere.
         return self.filter(
             Q(kind=Training.Kind.NATIONAL)
             | Q(block_id=member.block.pk)
             | Q(audience__in=[Training.Audience.EVERYONE, Training.Audience.OPEN])
-            | Q(audience=Training.Audience.BLOCK_FIRST, others_from__lte=now)
+            | Q(audience=Training.Audience.BLOCK_FIRST, others_from__isnull=False)
         )
 
     def with_counts(self) -> TrainingQuerySet:
-        confirmed = Registration.Status.CONFIRMED
-        waitlisted = Registration.Status.WAITLISTED
+        """Confirmed and waiting registrations per training, each an indexed count of that
+        training's rows (training, status, …), worked out only for the trainings fetched: not
+        a join of every registration grouped before paginating."""
+
+        def counted(status: str) -> Coalesce:
+            rows = (
+                Registration.objects.filter(training=OuterRef("pk"), status=status)
+                .order_by()
+                .values("training")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            return Coalesce(Subquery(rows, output_field=models.IntegerField()), 0)
+
         return self.annotate(
-            confirmed_count=Count("registrations", filter=Q(registrations__status=confirmed)),
-            waitlisted_count=Count("registrations", filter=Q(registrations__status=waitlisted)),
+            confirmed_count=counted(Registration.Status.CONFIRMED),
+            waitlisted_count=counted(Registration.Status.WAITLISTED),
         )
 
 
@@ -118,6 +138,8 @@ class Training(models.Model):
     status = models.CharField(
         _("状態"), max_length=20, choices=Status.choices, default=Status.DRAFT
     )
+    # Grows with every change registrants are told of: the calendars' SEQUENCE (events/calendar.py).
+    revision = models.PositiveIntegerField(_("改版"), default=0, editable=False)
     created_at = models.DateTimeField(_("作成日時"), auto_now_add=True)
     updated_at = models.DateTimeField(_("更新日時"), auto_now=True)
 
@@ -168,6 +190,10 @@ class Training(models.Model):
         if self.opens_at is not None and moment < self.opens_at:
             return False
         return moment < self.registration_closes_at
+
+    def is_over_at(self, moment: dt.datetime) -> bool:
+        """Ended (or marked finished): registrations are now the record of who came."""
+        return self.status == self.Status.FINISHED or self.ends_at <= moment
 
     def admits(self, member: Member, moment: dt.datetime) -> bool:
         """Whether MEMBER is in the audience at MOMENT."""
@@ -289,6 +315,8 @@ class Registration(models.Model):
     attendance = models.CharField(
         _("出欠"), max_length=10, choices=Attendance.choices, default="", blank=True
     )
+    # Grows with every substitution or cancellation: part of the calendars' SEQUENCE.
+    sequence = models.PositiveIntegerField(_("改版"), default=0, editable=False)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -303,7 +331,11 @@ class Registration(models.Model):
                 name="registration_one_active_per_contact",
             )
         ]
-        indexes = [models.Index(fields=["training", "status", "member"])]
+        indexes = [
+            models.Index(fields=["training", "status", "member"]),
+            # The admin's list (ordering): a page read in order, not every row sorted.
+            models.Index(fields=["training", "id"], name="registration_listed"),
+        ]
 
     def __str__(self) -> str:
         # Names no one: a row's name shows in admin labels and logs, for any viewer.
@@ -322,13 +354,12 @@ class Registration(models.Model):
             return None
         if self.known_place is not None:
             return self.known_place
-        # Shown after every registration that waits; counted in SQL, as the seats are.
         return seats.waitlist_place(self.training_id, self.pk)
 
 
 class Notice(models.Model):
     """One mail owed to one registrant. The row is created in the same transaction as the act
-    it reports; a task claims it (pending → sending) before sending, so it goes out once."""
+    it reports; a worker renders it once and queues it on the postbox, which sends it."""
 
     class Kind(models.TextChoices):
         CONFIRMED = "confirmed", _("参加確定")
@@ -342,10 +373,9 @@ class Notice(models.Model):
         MESSAGE = "message", _("事務局からの連絡")
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("未送信")
-        SENDING = "sending", _("送信中")
-        SENT = "sent", _("送信済み")
-        FAILED = "failed", _("失敗")
+        PENDING = "pending", _("作成待ち")
+        SENT = "sent", _("メール作成済み")  # queued on the postbox, which sends it
+        FAILED = "failed", _("作成できず")
 
     registration = models.ForeignKey(
         Registration, on_delete=models.CASCADE, related_name="notices", verbose_name=_("申込み")
@@ -361,9 +391,7 @@ class Notice(models.Model):
     subject = models.CharField(_("件名"), max_length=200, blank=True)
     body = models.TextField(_("本文"), blank=True)
     created_at = models.DateTimeField(_("作成日時"), default=timezone.now)
-    claimed_at = models.DateTimeField(_("送信開始"), null=True, blank=True)
-    sent_at = models.DateTimeField(_("送信日時"), null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(_("試行回数"), default=0)
+    sent_at = models.DateTimeField(_("メール作成日時"), null=True, blank=True)
     error = models.CharField(_("エラー"), max_length=300, blank=True)
 
     class Meta:

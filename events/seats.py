@@ -1,119 +1,155 @@
-"""The hot path of registration, written in SQL.
+"""The seat rule, written once, in SQL.
 
-Taking a seat is the one write that many people make at once (a training opens, a mail goes
-out, a hundred offices press the button). It happens while the training is locked, so the
-time it holds the lock is the throughput of the whole system. Hence:
+The rule: a seat needs room in the training (confirmed < capacity) and in the member
+(confirmed of that member < per-member limit); a free seat is owed first to the earliest
+waiting person (still active) who has room; registering someone who holds a seat or a place
+writes nothing. ROOM, NEXT_WAITING, PROMOTE_NEXT and TAKE_SEAT below are the only places it is
+written (with CAPACITY_ROOM, the part the secretariat's out-of-turn seat keeps). Every act that
+gives seats runs them while it holds the training's lock:
 
-- the counts, the rules and the insert are one statement rather than four ORM queries (each of
-  which costs more to compile than to run);
-- on PostgreSQL the whole registration is one call of a function planned once per connection,
-  so the lock is never held while a round trip to Python is under way;
-- on SQLite, where the database's own busy-wait sleeps in steps of up to 100 ms, writers take
-  turns on an operating-system file lock instead, which hands the turn over at once.
+- registering: on PostgreSQL one call of the function events_take_seat (built from these
+  statements by take_seat_function(), installed by a migration that holds its text frozen; a
+  test fails if the two ever differ), on SQLite the same statements on the DB-API connection;
+  both first promote whoever the waiting list is owed to, then insert the registration;
+- promotion after a cancellation or a change of capacity (services.promote_waiting_list) and
+  the secretariat's moves: PROMOTE_NEXT through Django's cursor.
 
-Anything unusual (registered already, a free seat owed to the waiting list, the training closed)
-takes no seat here and writes nothing; services.py then sorts it out through the ORM, in a
-transaction of its own that takes the training's lock again."""
+Why SQL and not the ORM (measured with bench/register.py and a serial timing of 500
+registrations in one process, same machine, same minute, issue 10): the ORM path (five
+compiled queries under the lock) cost 5.3 ms of CPU per registration against 0.6 ms here, and
+in one bench run it missed the HTTP floor (http_ratio_to_floor 0.116 PostgreSQL, 0.128 SQLite,
+floor 0.15) that this path keeps (0.23 on both). Taking a seat is the one write many people
+make at once, while the training is locked, so its cost is the whole system's throughput.
+
+On SQLite, where the database's own busy-wait sleeps in steps of up to 100 ms, writers take
+turns on an operating-system file lock (events/locks.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import os
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 
-try:
-    import fcntl
-except ImportError:  # not on Linux: SQLite's own busy-wait still keeps the rules
-    fcntl = None  # type: ignore[assignment]
+from .locks import registration_turn
+
+# %(training)s and %(member)s style parameters (Django's cursor, psycopg); turned into
+# PL/pgSQL arguments for the function and into :name for sqlite3.
 
 
-TRAINING = """
-training AS (
-    SELECT status, capacity, per_member_limit FROM events_training WHERE id = %(training)s
+CAPACITY_ROOM = """(
+    (SELECT COUNT(*) FROM events_registration AS seat
+      WHERE seat.training_id = %(training)s AND seat.status = 'confirmed')
+    < (SELECT capacity FROM events_training WHERE id = %(training)s)
 )"""
-COUNTS = """
-counts AS (
-    SELECT
-        (SELECT COUNT(*) FROM events_registration
-          WHERE training_id = %(training)s AND status = 'confirmed') AS total,
-        (SELECT COUNT(*) FROM events_registration
-          WHERE training_id = %(training)s AND status = 'confirmed'
-            AND member_id = %(member)s) AS mine,
-        (SELECT COUNT(*) FROM events_registration
-          WHERE training_id = %(training)s AND contact_id = %(contact)s
-            AND status <> 'cancelled') AS already
+
+
+def room(member: str) -> str:
+    """SQL that is true when the training has a free seat and MEMBER (an SQL expression) is
+    under its limit. Counted afresh in every statement: only confirmed seats count."""
+    return f"""({CAPACITY_ROOM}
+    AND (SELECT COUNT(*) FROM events_registration AS seat
+          WHERE seat.training_id = %(training)s AND seat.status = 'confirmed'
+            AND seat.member_id = {member})
+    < (SELECT per_member_limit FROM events_training WHERE id = %(training)s)
 )"""
-SEAT_FREE = "total < training.capacity AND mine < training.per_member_limit"
-INSERT_REGISTRATION = f"""
+
+
+# The earliest waiting person who could take a seat now (rows are inserted under the
+# training's lock, so the id is the arrival order); people no longer active are passed over.
+NEXT_WAITING = f"""
+SELECT waiting.id FROM events_registration AS waiting
+  JOIN association_contact AS person ON person.id = waiting.contact_id
+ WHERE waiting.training_id = %(training)s AND waiting.status = 'waitlisted'
+   AND person.is_active AND {room("waiting.member_id")}
+ ORDER BY waiting.id LIMIT 1"""
+PROMOTE_NEXT = f"""
+UPDATE events_registration SET status = 'confirmed', confirmed_at = %(now)s
+ WHERE id = ({NEXT_WAITING})
+RETURNING id, contact_id"""
+TAKE_SEAT = f"""
 INSERT INTO events_registration (
     training_id, contact_id, member_id, status, registered_by_id, created_at, confirmed_at,
-    cancelled_at, substituted_from_id, reminder_sent_at, attendance
+    cancelled_at, substituted_from_id, reminder_sent_at, attendance, sequence
 )
 SELECT
     %(training)s, %(contact)s, %(member)s,
-    CASE WHEN {SEAT_FREE} THEN 'confirmed' ELSE 'waitlisted' END,
+    CASE WHEN {room("%(member)s")} THEN 'confirmed' ELSE 'waitlisted' END,
     %(by)s, %(now)s,
-    CASE WHEN {SEAT_FREE} THEN %(now)s END,
-    NULL, NULL, NULL, ''
-FROM counts, training
-WHERE training.status = 'published' AND already = 0 AND (
-    -- A free seat while someone waits who could take it is owed to them first.
-    total >= training.capacity
-    OR NOT EXISTS (
-        SELECT 1 FROM events_registration AS waiting
-         WHERE waiting.training_id = %(training)s AND waiting.status = 'waitlisted'
-           AND (SELECT COUNT(*) FROM events_registration AS seat
-                 WHERE seat.training_id = %(training)s AND seat.status = 'confirmed'
-                   AND seat.member_id = waiting.member_id) < training.per_member_limit
-    )
-)
-RETURNING id, status, contact_id
-"""
-NOTICE_COLUMNS = """
-    registration_id, contact_id, kind, status, subject, body, created_at, claimed_at, sent_at,
-    attempts, error
-"""
-# PostgreSQL: a function, so that the server plans its statements once per connection and runs
-# the whole registration in one call; in autocommit the call is its own transaction and the
-# lock is never held while a round trip to Python is under way. Each statement in a PL/pgSQL
-# function takes a fresh snapshot (READ COMMITTED), so the counts are read after the lock.
-# The row lock is held until COMMIT returns, and a synchronous COMMIT waits for the WAL to reach
-# the disk; committing asynchronously (opt-in, EVENTS_REGISTRATION_ASYNC_COMMIT) keeps every
-# rule, and what a crash of the database server could lose is the last fraction of a second of
-# registrations, as SQLite in WAL mode with synchronous=NORMAL can.
-# Installed by migration 0005; a change here needs a migration that installs it again.
-_FUNCTION_PARAMS = {
+    CASE WHEN {room("%(member)s")} THEN %(now)s END,
+    NULL, NULL, NULL, '', 0
+  FROM events_training AS training
+ WHERE training.id = %(training)s AND training.status = 'published'
+   AND NOT EXISTS (
+        SELECT 1 FROM events_registration AS mine
+         WHERE mine.training_id = %(training)s AND mine.contact_id = %(contact)s
+           AND mine.status <> 'cancelled')
+RETURNING id, status"""
+# The mail each act owes; its kind is named here, never copied from a registration's status.
+INSERT_NOTICE = """
+INSERT INTO events_notice (registration_id, contact_id, kind, status, subject, body, created_at,
+                           sent_at, error)
+VALUES (%(registration)s, %(recipient)s, %(kind)s, 'pending', '', '', %(now)s, NULL, '')"""
+KIND_OF_SEAT = {"confirmed": "confirmed", "waitlisted": "waitlisted"}  # Notice.Kind by status
+PROMOTED = "promoted"
+
+_FUNCTION_ARGS = {
     "%(training)s": "p_training",
     "%(contact)s": "p_contact",
     "%(member)s": "p_member",
     "%(by)s": "p_by",
     "%(now)s": "p_now",
 }
-_TAKE_SEAT_BODY = f"""
-WITH {TRAINING}, {COUNTS}, seat AS ({INSERT_REGISTRATION}), notice AS (
-    INSERT INTO events_notice ({NOTICE_COLUMNS})
-    SELECT id, contact_id, status, 'pending', '', '', %(now)s, NULL, NULL, 0, '' FROM seat
-)
-SELECT seat.id, seat.status INTO seat_id, seat_status FROM seat;"""
-for _placeholder, _name in _FUNCTION_PARAMS.items():
-    _TAKE_SEAT_BODY = _TAKE_SEAT_BODY.replace(_placeholder, _name)
-TAKE_SEAT_FUNCTION = f"""
+
+
+def _plpgsql(sql: str, **more: str) -> str:
+    for placeholder, name in {**_FUNCTION_ARGS, **more}.items():
+        sql = sql.replace(placeholder, name)
+    return sql.strip()
+
+
+def take_seat_function() -> str:
+    """The PostgreSQL function, from the statements above. A migration installs this text
+    frozen; tests/events/test_seat_rule.py fails when it and this module part ways."""
+    promote = _plpgsql(PROMOTE_NEXT)
+    take = _plpgsql(TAKE_SEAT)
+    notice = _plpgsql(
+        INSERT_NOTICE,
+        **{"%(registration)s": "v_id", "%(recipient)s": "v_contact", "%(kind)s": "v_kind"},
+    )
+    return f"""
 CREATE OR REPLACE FUNCTION events_take_seat(
     p_training bigint, p_contact bigint, p_member bigint, p_by bigint, p_now timestamptz,
     p_async_commit boolean, OUT seat_id bigint, OUT seat_status text, OUT seat_place integer
 ) LANGUAGE plpgsql AS $body$
+DECLARE
+    v_id bigint;
+    v_contact bigint;
+    v_kind text;
 BEGIN
     PERFORM 1 FROM events_training WHERE id = p_training FOR UPDATE;
     IF p_async_commit THEN
         PERFORM set_config('synchronous_commit', 'off', true);
     END IF;
-    {_TAKE_SEAT_BODY}
+    LOOP  -- a free seat is owed to the waiting list first
+        {promote}
+        INTO v_id, v_contact;
+        EXIT WHEN v_id IS NULL;
+        v_kind := '{PROMOTED}';
+        {notice};
+    END LOOP;
+    {take}
+    INTO seat_id, seat_status;
+    IF seat_id IS NULL THEN
+        RETURN;
+    END IF;
+    v_id := seat_id;
+    v_contact := p_contact;
+    v_kind := CASE seat_status WHEN 'confirmed' THEN '{KIND_OF_SEAT["confirmed"]}'
+                               ELSE '{KIND_OF_SEAT["waitlisted"]}' END;
+    {notice};
     IF seat_status = 'waitlisted' THEN  -- the place the page shows, without another call
         SELECT COUNT(*) INTO seat_place FROM events_registration
          WHERE training_id = p_training AND status = 'waitlisted' AND id <= seat_id;
@@ -121,18 +157,20 @@ BEGIN
 END
 $body$
 """
+
+
 DROP_TAKE_SEAT_FUNCTION = (
     "DROP FUNCTION IF EXISTS events_take_seat(bigint, bigint, bigint, bigint, timestamptz, boolean)"
 )
-# SQLite: the registration; its notice follows in a second statement. Written in sqlite3's own
-# parameter style: this path talks to the DB-API connection directly (see _take_seat_sqlite).
-TAKE_SEAT_SQLITE = re.sub(
-    r"%\((\w+)\)s", r":\1", f"WITH {TRAINING}, {COUNTS} {INSERT_REGISTRATION}"
-)
-INSERT_NOTICE_SQLITE = (
-    f"INSERT INTO events_notice ({NOTICE_COLUMNS})"
-    " VALUES (?, ?, ?, 'pending', '', '', ?, NULL, NULL, 0, '')"
-)
+
+
+def _sqlite(sql: str) -> str:
+    return re.sub(r"%\((\w+)\)s", r":\1", sql)
+
+
+PROMOTE_NEXT_SQLITE = _sqlite(PROMOTE_NEXT)
+TAKE_SEAT_SQLITE = _sqlite(TAKE_SEAT)
+INSERT_NOTICE_SQLITE = _sqlite(INSERT_NOTICE)
 
 
 Seat = tuple[int, str, int | None]  # registration id, status, waiting-list place if known
@@ -141,11 +179,11 @@ Seat = tuple[int, str, int | None]  # registration id, status, waiting-list plac
 def take_seat(
     *, training_id: int, contact_id: int, member_id: int, by_id: int | None, now: dt.datetime
 ) -> Seat | None:
-    """Insert the registration as confirmed or waitlisted, with the notice that tells the
-    person, in a transaction of its own (or in the caller's, if one is open), and return its
-    (id, status, waiting-list place when PostgreSQL counted it). None, and nothing written,
-    when the training is not published, the person is registered already, or a free seat is
-    owed to the waiting list first."""
+    """Under the training's lock, in a transaction of its own (or the caller's, if one is
+    open): promote whoever the waiting list is owed to, then insert the registration as
+    confirmed or waitlisted, each with the notice that tells the person. Returns (id, status,
+    waiting-list place when PostgreSQL counted it); None, and no registration written, when the
+    training is not published or the person holds a seat or a place already."""
     params: dict[str, Any] = {
         "training": training_id,
         "contact": contact_id,
@@ -156,31 +194,6 @@ def take_seat(
     if connection.vendor == "postgresql":
         return _take_seat_postgresql(params)
     return _take_seat_sqlite(params)
-
-
-def _take_seat_sqlite(params: dict[str, Any]) -> Seat | None:
-    """Straight on the DB-API connection (Django keeps it in autocommit): the write lock is
-    the whole system's throughput, and Django's atomic() and cursor wrappers would double the
-    time it is held (measured: 0.26 ms raw against 0.48 ms)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    own_transaction = not connection.in_atomic_block
-    with connection.wrap_database_errors, registration_turn():
-        if own_transaction:
-            raw.execute("BEGIN IMMEDIATE")
-        try:
-            row = raw.execute(TAKE_SEAT_SQLITE, params).fetchone()
-            if row is not None:
-                raw.execute(
-                    INSERT_NOTICE_SQLITE, (row[0], params["contact"], row[1], params["now"])
-                )
-        except BaseException:
-            if own_transaction and raw.in_transaction:
-                raw.execute("ROLLBACK")
-            raise
-        if own_transaction:
-            raw.execute("COMMIT")
-    return None if row is None else (row[0], row[1], None)
 
 
 def _take_seat_postgresql(params: dict[str, Any]) -> Seat | None:
@@ -194,6 +207,85 @@ def _take_seat_postgresql(params: dict[str, Any]) -> Seat | None:
     return None if row is None or row[0] is None else (row[0], row[1], row[2])
 
 
+def _take_seat_sqlite(params: dict[str, Any]) -> Seat | None:
+    """Straight on the DB-API connection (Django keeps it in autocommit): the write lock is
+    the whole system's throughput, and Django's atomic() and cursor wrappers would double the
+    time it is held (measured: 0.26 ms raw against 0.48 ms)."""
+    connection.ensure_connection()
+    raw = connection.connection
+    own_transaction = not connection.in_atomic_block
+    with connection.wrap_database_errors, registration_turn():
+        if own_transaction:
+            raw.execute("BEGIN IMMEDIATE")
+        try:
+            while promoted := raw.execute(PROMOTE_NEXT_SQLITE, params).fetchone():
+                raw.execute(
+                    INSERT_NOTICE_SQLITE, _notice(params, promoted[0], promoted[1], PROMOTED)
+                )
+            row = raw.execute(TAKE_SEAT_SQLITE, params).fetchone()
+            if row is not None:
+                notice = _notice(params, row[0], params["contact"], KIND_OF_SEAT[row[1]])
+                raw.execute(INSERT_NOTICE_SQLITE, notice)
+        except BaseException:
+            if own_transaction and raw.in_transaction:
+                raw.execute("ROLLBACK")
+            raise
+        if own_transaction:
+            raw.execute("COMMIT")
+    return None if row is None else (row[0], row[1], None)
+
+
+def _notice(params: dict[str, Any], registration: int, recipient: int, kind: str) -> dict:
+    return {
+        "registration": registration,
+        "recipient": recipient,
+        "kind": kind,
+        "now": params["now"],
+    }
+
+
+def promote(*, training_id: int, now: dt.datetime) -> list[tuple[int, int]]:
+    """Give free seats to the waiting list, each with its notice, through Django's cursor
+    inside the caller's transaction, which holds the training's lock. Returns (registration
+    id, contact id) of each person promoted, in order."""
+    params = {"training": training_id, "now": connection.ops.adapt_datetimefield_value(now)}
+    promoted: list[tuple[int, int]] = []
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(PROMOTE_NEXT, params)
+            row = cursor.fetchone()
+            if row is None:
+                return promoted
+            promoted.append((row[0], row[1]))
+            cursor.execute(INSERT_NOTICE, _notice(params, row[0], row[1], PROMOTED))
+
+
+# The secretariat's decision (with a reason, audited by the caller): a waiting person gets a
+# seat out of turn or beyond the member's limit, never beyond the training's capacity.
+CONFIRM_OUT_OF_TURN = f"""
+UPDATE events_registration SET status = 'confirmed', confirmed_at = %(now)s
+ WHERE id = %(registration)s AND training_id = %(training)s AND status = 'waitlisted'
+   AND {CAPACITY_ROOM}
+RETURNING id, contact_id"""
+
+
+def confirm_out_of_turn(*, training_id: int, registration_id: int, now: dt.datetime) -> bool:
+    """Inside the caller's transaction, which holds the training's lock; False when the
+    training is full (or the registration is not waiting)."""
+    params = {
+        "training": training_id,
+        "registration": registration_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(CONFIRM_OUT_OF_TURN, params)
+        row = cursor.fetchone()
+        if row is None:
+            return False
+        cursor.execute(INSERT_NOTICE, _notice(params, row[0], row[1], PROMOTED))
+    return True
+
+
 def waitlist_place(training_id: int, registration_id: int) -> int:
     """1 for the head of the waiting list (rows are inserted under the training's lock, so the
     id is the arrival order)."""
@@ -204,38 +296,3 @@ def waitlist_place(training_id: int, registration_id: int) -> int:
             [training_id, registration_id],
         )
         return int(cursor.fetchone()[0])
-
-
-# --- SQLite: writers take turns on a file lock -------------------------------------------------
-
-_turn: tuple[int, str, int] | None = None  # (pid, path, fd): a forked child opens its own
-
-
-@contextlib.contextmanager
-def registration_turn() -> Iterator[None]:
-    """On SQLite, one registration writes at a time, queued by the kernel (flock), so that
-    waiting writers do not sleep through free moments in SQLite's busy handler. Inside a
-    transaction that is already open the connection may hold SQLite's write lock, so no turn
-    is taken there (waiting for one could deadlock against a writer waiting for that lock)."""
-    fd = _turn_fd()
-    if fd is None or connection.in_atomic_block:
-        yield
-        return
-    fcntl.flock(fd, fcntl.LOCK_EX)
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-
-
-def _turn_fd() -> int | None:
-    global _turn
-    name = str(connection.settings_dict["NAME"])
-    if fcntl is None or connection.vendor != "sqlite" or "memory" in name or not name:
-        return None
-    path = f"{name}-registrations.lock"
-    if _turn is None or _turn[0] != os.getpid() or _turn[1] != path:
-        if _turn is not None and _turn[0] == os.getpid():
-            os.close(_turn[2])
-        _turn = (os.getpid(), path, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
-    return _turn[2]

@@ -8,19 +8,14 @@ capacity and the per-member limit hold however many requests arrive at once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from collections.abc import Iterable
-from smtplib import SMTPException, SMTPRecipientsRefused
-from typing import Any
 
-from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from association.models import Contact, Member, User
 from association.nendo import nendo_of, wareki
@@ -29,18 +24,6 @@ from association.services import audit
 from . import seats
 from .models import Notice, Registration, Training, TrainingSession
 from .tasks import promote_waiting_list_task, send_training_notices_task
-
-# A refused address will not be accepted later; anything else may pass on the next try.
-PERMANENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
-    SMTPRecipientsRefused,
-    AnymailRecipientsRefused,
-)
-TRANSIENT_MAIL_ERRORS: tuple[type[Exception], ...] = (
-    SMTPException,
-    AnymailAPIError,
-    ConnectionError,
-    TimeoutError,
-)
 
 # Changing one of these tells every registrant.
 ESSENTIAL_FIELDS = ("starts_at", "ends_at", "venue_name", "venue_address", "online_url")
@@ -64,6 +47,19 @@ def _check_actor(
         return
     if coordinator_only or actor.pk != contact.pk:
         raise PermissionDenied(_("同じ団体の方の申込みは取りまとめ担当の方のみ行えます。"))
+
+
+OVER_REFUSAL = _lazy(
+    "この研修会は終了しているため、申込みの取消・差し替えはできません。"
+    "出欠の訂正は事務局にご連絡ください。"
+)
+
+
+def _check_not_over(training: Training, actor: Contact | None, now: dt.datetime) -> None:
+    """Once a training is over its registrations are the record of who came (attendance is the
+    secretariat's): staff and coordinators can no longer cancel or substitute them."""
+    if actor is not None and training.is_over_at(now):
+        raise PermissionDenied(OVER_REFUSAL)
 
 
 def _check_can_register(training: Training, contact: Contact, now: dt.datetime) -> None:
@@ -115,35 +111,9 @@ def _lock(training: Training) -> Training:
     )
 
 
-def _fill_seats(training: Training, now: dt.datetime) -> list[Registration]:
-    """Give free seats to the waiting list in order, skipping people whose member is at its
-    limit. The caller holds the training lock."""
-    confirmed = Counter(
-        Registration.objects.confirmed()
-        .filter(training=training)
-        .values_list("member_id", flat=True)
-    )
-    free = training.capacity - sum(confirmed.values())
-    promoted: list[Registration] = []
-    if free <= 0:
-        return promoted
-    waiting = Registration.objects.waitlisted().filter(training=training, contact__is_active=True)
-    for registration in waiting:
-        if free <= 0:
-            break
-        if confirmed[registration.member_id] >= training.per_member_limit:
-            continue
-        registration.status = Registration.Status.CONFIRMED
-        registration.confirmed_at = now
-        registration.save(update_fields=["status", "confirmed_at"])
-        confirmed[registration.member_id] += 1
-        free -= 1
-        _notify(registration, Notice.Kind.PROMOTED)
-        promoted.append(registration)
-    return promoted
-
-
 # --- registrations ---------------------------------------------------------------------------
+#
+# The seat rule is written once, in SQL, in events/seats.py (why SQL: see its note).
 
 
 def register_for_training(
@@ -167,8 +137,15 @@ def register_for_training(
         by_id=by_id,
         now=now,
     )
+    transaction.on_commit(wake_notice_sender)  # its notice, and any promotion's
     if taken is None:
-        return _register_the_slow_way(training, contact=contact, by_id=by_id, now=now)
+        existing = Registration.objects.active().filter(training=training, contact=contact)
+        if registration := existing.first():
+            return registration
+        # Not published any more: the training changed since the checks above.
+        training = Training.objects.select_related("block").get(pk=training.pk)
+        _check_can_register(training, contact, now)
+        raise ValidationError(_("この研修会は現在申込みを受け付けていません。"), code="closed")
     registration = Registration(
         pk=taken[0],
         training=training,
@@ -181,39 +158,6 @@ def register_for_training(
     )
     registration._state.adding = False
     registration.known_place = taken[2]
-    transaction.on_commit(wake_notice_sender)
-    return registration
-
-
-@transaction.atomic
-def _register_the_slow_way(
-    training: Training, *, contact: Contact, by_id: int | None, now: dt.datetime
-) -> Registration:
-    """The cases the SQL path leaves to Python: the training closed since the checks, already
-    registered, or seats free while people wait."""
-    training = _lock(training)  # Training.DoesNotExist when it is gone
-    _check_can_register(training, contact, now)
-    existing = Registration.objects.active().filter(training=training, contact=contact).first()
-    if existing is not None:
-        return existing
-    _fill_seats(training, now)
-    counts = Registration.objects.filter(training=training).aggregate(
-        total=Count("id", filter=Q(status=Registration.Status.CONFIRMED)),
-        mine=Count(
-            "id", filter=Q(status=Registration.Status.CONFIRMED, member_id=contact.member_id)
-        ),
-    )
-    seat = counts["total"] < training.capacity and counts["mine"] < training.per_member_limit
-    registration = Registration.objects.create(
-        training=training,
-        contact=contact,
-        member_id=contact.member_id,
-        status=Registration.Status.CONFIRMED if seat else Registration.Status.WAITLISTED,
-        registered_by_id=by_id,
-        created_at=now,
-        confirmed_at=now if seat else None,
-    )
-    _notify(registration, Notice.Kind.CONFIRMED if seat else Notice.Kind.WAITLISTED)
     return registration
 
 
@@ -230,6 +174,7 @@ def cancel_registration(
     _check_actor(actor, registration.contact)
     with transaction.atomic():
         training = _lock(registration.training)
+        _check_not_over(training, actor, now)
         registration = Registration.objects.select_related("contact", "member").get(
             pk=registration.pk
         )
@@ -238,7 +183,8 @@ def cancel_registration(
         was_confirmed = registration.is_confirmed
         registration.status = Registration.Status.CANCELLED
         registration.cancelled_at = now
-        registration.save(update_fields=["status", "cancelled_at"])
+        registration.sequence += 1
+        registration.save(update_fields=["status", "cancelled_at", "sequence"])
         _notify(registration, Notice.Kind.CANCELLED)
         if was_confirmed and training.status in (
             Training.Status.PUBLISHED,
@@ -264,7 +210,11 @@ def promote_waiting_list(
         training = _lock(training)
         if training.status not in (Training.Status.PUBLISHED, Training.Status.CLOSED):
             return []
-        return _fill_seats(training, now)
+        promoted = seats.promote(training_id=training.pk, now=now)
+        if promoted:
+            transaction.on_commit(wake_notice_sender)
+        ids = [registration_id for registration_id, _contact in promoted]
+        return sorted(Registration.objects.filter(pk__in=ids), key=lambda r: ids.index(r.pk))
 
 
 def substitute_registration(
@@ -278,6 +228,7 @@ def substitute_registration(
     _check_actor(actor, registration.contact, coordinator_only=True)
     with transaction.atomic():
         training = _lock(registration.training)
+        _check_not_over(training, actor, timezone.now())
         registration = Registration.objects.select_related("contact").get(pk=registration.pk)
         previous = registration.contact
         if registration.status == Registration.Status.CANCELLED:
@@ -297,7 +248,8 @@ def substitute_registration(
             )
         registration.contact = contact
         registration.substituted_from = previous
-        registration.save(update_fields=["contact", "substituted_from"])
+        registration.sequence += 1
+        registration.save(update_fields=["contact", "substituted_from", "sequence"])
         _notify(registration, Notice.Kind.SUBSTITUTED)
         _notify(registration, Notice.Kind.SUBSTITUTED, contact=previous)
         audit(
@@ -311,6 +263,60 @@ def substitute_registration(
 
 
 # --- the secretariat -------------------------------------------------------------------------
+
+
+def register_on_behalf(training: Training, *, contact: Contact, by: User | None) -> Registration:
+    """代理申込み: the secretariat registers a contact of an eligible member, by the same rules
+    and with the same mail as the portal; audited."""
+    with transaction.atomic():
+        registration = register_for_training(training, contact=contact, by=by)
+        audit(
+            by,
+            "registration_on_behalf",
+            registration,
+            f"{training.title}: {{contact}}（{contact.member}）を事務局が代理申込み"
+            f"（{registration.get_status_display()}）",
+            people={"contact": contact},
+        )
+    return registration
+
+
+def confirm_out_of_turn(
+    registration: Registration, *, reason: str, by: User | None, now: dt.datetime | None = None
+) -> Registration:
+    """The secretariat gives a waiting person a seat out of turn or beyond the member's limit
+    (never beyond the capacity), with a reason; the person is told as a promotion; audited."""
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(_("理由を入力してください。"), code="reason")
+    now = now or timezone.now()
+    with transaction.atomic():
+        training = _lock(registration.training)
+        registration = Registration.objects.select_related("contact", "member").get(
+            pk=registration.pk
+        )
+        if registration.status != Registration.Status.WAITLISTED:
+            raise ValidationError(
+                _("キャンセル待ちの申込みだけを参加確定にできます。"), code="status"
+            )
+        if not seats.confirm_out_of_turn(
+            training_id=training.pk, registration_id=registration.pk, now=now
+        ):
+            raise ValidationError(
+                _("定員に空きがありません。定員を増やしてから参加確定にしてください。"),
+                code="full",
+            )
+        transaction.on_commit(wake_notice_sender)
+        audit(
+            by,
+            "registration_confirmed_out_of_turn",
+            registration,
+            f"{training.title}: {{contact}}（{registration.member}）をキャンセル待ちから参加確定に",
+            people={"contact": registration.contact},
+            reason=reason[:200],
+        )
+    registration.refresh_from_db()
+    return registration
 
 
 def save_training(
@@ -336,6 +342,9 @@ def save_training(
                 training.status = before.status
                 training.save()
                 return call_off_training(training, by=by)
+        essential = [f for f in ESSENTIAL_FIELDS if f in changed]
+        if not is_new and essential:
+            training.revision = before.revision + 1
         training.save()
         if not is_new and (
             training.capacity > before.capacity
@@ -343,7 +352,6 @@ def save_training(
         ):
             # More room: the waiting list moves up.
             promote_waiting_list_task.delay_on_commit(training.pk)
-        essential = [f for f in ESSENTIAL_FIELDS if f in changed]
         if not is_new and essential and training.status != Training.Status.DRAFT:
             for registration in training.registrations.active().select_related("contact"):
                 _notify(registration, Notice.Kind.CHANGED, body=",".join(essential))
@@ -360,7 +368,8 @@ def call_off_training(training: Training, *, by: User | None = None, reason: str
         if training.status == Training.Status.CANCELLED:
             return training
         training.status = Training.Status.CANCELLED
-        training.save(update_fields=["status", "updated_at"])
+        training.revision += 1
+        training.save(update_fields=["status", "revision", "updated_at"])
         for registration in training.registrations.active().select_related("contact"):
             _notify(registration, Notice.Kind.CALLED_OFF, body=reason)
         audit(by, "training_called_off", training, f"研修会「{training.title}」を中止")
@@ -497,86 +506,60 @@ def close_due_trainings(*, now: dt.datetime | None = None) -> int:
     return changed
 
 
-# --- sending the mail that is owed ------------------------------------------------------------
+# --- handing the mail that is owed to the postbox ---------------------------------------------
+#
+# The act writes a Notice row (cheap, inside its transaction, under the training's lock where
+# it takes a seat); a worker renders it and queues it on the postbox (mail to one person: one
+# message, retried, shown to the secretariat when it fails). Sending is the postbox's alone.
 
 SENDER_FLAG = "events:notice-sender-queued"
-STALE_CLAIM = dt.timedelta(minutes=10)
-MAX_ATTEMPTS = 8
 
 
 def wake_notice_sender() -> None:
-    """Queue the sending task unless one is queued already and has not started yet.
-
-    One task per burst rather than one per notice: a hundred registrations in a second cost one
-    message on the broker. The task clears the flag before it looks for pending notices, so a
-    notice committed before this call is always seen by a task that starts after it."""
+    """Queue the task that hands notices to the postbox unless one is queued already and has
+    not started yet: one task per burst rather than one per notice. The task clears the flag
+    before it looks for pending notices, so a notice committed before this call is always seen
+    by a task that starts after it."""
     if cache.add(SENDER_FLAG, 1, timeout=60):
         send_training_notices_task.delay()
 
 
 def deliver_pending_notices(*, limit: int = 1000) -> int:
-    """Send pending notices oldest first, each claimed before it is sent, over one connection.
-    Safe to run in several workers at once. Stops at the first transient error; the next run
-    (woken by the next notice or by beat) tries again."""
+    """Hand pending notices to the postbox, oldest first, each once. Safe to run in several
+    workers at once."""
     cache.delete(SENDER_FLAG)
-    now = timezone.now()
-    Notice.objects.filter(status=Notice.Status.SENDING, claimed_at__lt=now - STALE_CLAIM).update(
-        status=Notice.Status.PENDING
-    )
     pending = list(
         Notice.objects.filter(status=Notice.Status.PENDING)
         .order_by("id")
         .values_list("id", flat=True)[:limit]
     )
-    if not pending:
-        return 0
-    mail = get_connection()
-    try:
-        mail.open()
-    except TRANSIENT_MAIL_ERRORS:
-        return 0
-    sent = 0
-    try:
-        for notice_id in pending:
-            try:
-                sent += deliver_notice(notice_id, connection=mail)
-            except TRANSIENT_MAIL_ERRORS:
-                break
-    finally:
-        mail.close()
-    return sent
+    return sum(deliver_notice(notice_id) for notice_id in pending)
 
 
-def deliver_notice(notice_id: int, *, connection: Any = None) -> bool:
-    """Send one notice, once. False when it was already sent or is being sent elsewhere."""
+def deliver_notice(notice_id: int) -> bool:
+    """Render one notice and queue it on the postbox, in one transaction, once. False when it
+    was handed over already (or elsewhere meanwhile), or could not make a message."""
     from . import emails
 
-    claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
-        status=Notice.Status.SENDING, claimed_at=timezone.now(), attempts=F("attempts") + 1
-    )
-    if not claimed:
-        return False
-    notice = Notice.objects.select_related(
-        "contact__member__local_government__prefecture",
-        "registration__training__block",
-        "registration__contact",
-        "registration__member",
-        "registration__substituted_from",
-    ).get(pk=notice_id)
-    try:
-        emails.send_notice(notice, connection=connection)
-    except PERMANENT_MAIL_ERRORS as exc:
-        Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.FAILED, error=str(exc)[:300]
+    with transaction.atomic():
+        # A second worker's UPDATE waits for this transaction and then finds the row taken.
+        claimed = Notice.objects.filter(pk=notice_id, status=Notice.Status.PENDING).update(
+            status=Notice.Status.SENT, sent_at=timezone.now()
         )
-        return False
-    except TRANSIENT_MAIL_ERRORS as exc:
-        retry = notice.attempts < MAX_ATTEMPTS
-        Notice.objects.filter(pk=notice_id).update(
-            status=Notice.Status.PENDING if retry else Notice.Status.FAILED, error=str(exc)[:300]
-        )
-        raise
-    Notice.objects.filter(pk=notice_id).update(
-        status=Notice.Status.SENT, sent_at=timezone.now(), error=""
-    )
+        if not claimed:
+            return False
+        notice = Notice.objects.select_related(
+            "contact__member__local_government__prefecture",
+            "registration__training__block",
+            "registration__contact",
+            "registration__member__local_government",
+        ).get(pk=notice_id)
+        try:
+            with transaction.atomic():
+                emails.queue_notice(notice)
+        except ValidationError as exc:  # an address the postbox would not send to
+            Notice.objects.filter(pk=notice_id).update(
+                status=Notice.Status.FAILED, error=" ".join(exc.messages)[:300]
+            )
+            return False
     return True

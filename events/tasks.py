@@ -5,7 +5,8 @@ from celery import shared_task
 
 @shared_task(name="events.send_training_notices")
 def send_training_notices_task() -> None:
-    """Send every pending notice. Woken on commit by the acts that owe mail, and by beat."""
+    """Hand every pending notice to the postbox. Woken on commit by the acts that owe mail,
+    and by beat."""
     from . import services
 
     services.deliver_pending_notices()

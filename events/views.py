@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -156,6 +157,9 @@ def substitute(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     member = me.member
     registration = _registration(member, pk)
     if registration.status == Registration.Status.CANCELLED:
+        return redirect("events:detail", code=code, pk=registration.training_id)
+    if registration.training.is_over_at(timezone.now()):
+        messages.error(request, services.OVER_REFUSAL)
         return redirect("events:detail", code=code, pk=registration.training_id)
     colleagues = _colleagues(member, registration.training)
     form = ColleagueForm(request.POST or None, colleagues=colleagues, label=_("新しい参加者"))

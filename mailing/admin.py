@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelectMultiple
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import (
     Http404,
     HttpRequest,
@@ -26,8 +26,11 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from association.admin_lists import CappedPaginator
 from association.models import Contact, Member, User
 from association.privacy import PersonalDataAdminMixin, can_see_personal_data
+from association.search import FoldedSearchMixin, folded_q
+from association.services import normalise_email
 
 from . import audience, services
 from .forms import BulletinForm, MailingListForm, ScheduleForm
@@ -162,21 +165,17 @@ class MailingListAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
+class SubscriptionAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAdmin):
     """Opt-outs and hand-added contacts. Added and removed through services."""
 
     list_display = ("contact_name", "member", "mailing_list", "status", "source", "updated_at")
     list_filter = ("status", "source", "mailing_list")
     list_select_related = ("contact__member__local_government__prefecture", "mailing_list")
-    search_fields = (
-        "contact__name",
-        "contact__kana",
-        "contact__email",
-        "contact__member__local_government__name",
-    )
+    search_fields = ("contact__search_text",)
     autocomplete_fields = ("contact",)
     fields = ("mailing_list", "contact", "status", "source", "changed_by", "updated_at")
     show_full_result_count = False
+    paginator = CappedPaginator
     personal_display = ("contact_name",)
 
     @admin.display(description=gettext_lazy("担当者"), ordering="contact__kana")
@@ -232,6 +231,8 @@ class SuppressionAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_select_related = ("created_by",)
     search_fields = ("email", "note")
     fields = ("email", "reason", "note", "created_by", "created_at")
+    show_full_result_count = False
+    paginator = CappedPaginator
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
@@ -317,6 +318,31 @@ class DocumentAdmin(admin.ModelAdmin):
 # --- deliveries and provider events (read-only) --------------------------------------------------
 
 
+class RecentBulletinFilter(admin.SimpleListFilter):
+    """Deliveries by bulletin: the latest bulletins (and the one chosen), not a link for each
+    of a thousand bulletins on every page. The parameter is the one the report links with."""
+
+    title = gettext_lazy("配信")
+    parameter_name = "bulletin__id__exact"
+    shown = 20
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        sent = Bulletin.objects.exclude(started_at=None).order_by("-started_at", "-id")
+        bulletins = list(sent.only("pk", "subject")[: self.shown])
+        chosen = self.value()
+        if chosen and chosen.isdigit() and all(str(b.pk) != chosen for b in bulletins):
+            bulletins += list(Bulletin.objects.filter(pk=int(chosen)).only("pk", "subject"))
+        return [(str(b.pk), b.subject) for b in bulletins]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        if not value:
+            return queryset
+        if not value.isdigit():
+            return queryset.none()
+        return queryset.filter(bulletin_id=int(value))
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -357,10 +383,11 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         "sent_at",
         "short_error",
     )
-    list_filter = ("status", TemporaryErrorFilter, "skip_reason", "bulletin")
+    list_filter = ("status", TemporaryErrorFilter, "skip_reason", RecentBulletinFilter)
     list_select_related = ("bulletin",)
     search_fields = ("email", "recipient_name", "organisation", "message_id")
     show_full_result_count = False
+    paginator = CappedPaginator
     personal_display = ("short_error",)
 
     @admin.display(description=gettext_lazy("エラー内容"))
@@ -375,6 +402,21 @@ class DeliveryAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
         if not obj.soft_bounces:
             return "-"
         return _("あり（%(n)d回）") % {"n": obj.soft_bounces}
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Delivery], search_term: str
+    ) -> tuple[QuerySet[Delivery], bool]:
+        # An address is looked up as stored (normalised) on its index, not by a substring
+        # search of every delivery's address, name and organisation.
+        term = search_term.strip()
+        if "@" in term and "email" in self.get_search_fields(request):
+            try:
+                address = normalise_email(term)
+            except ValidationError:
+                address = ""
+            if address:
+                return queryset.filter(email=address), False
+        return super().get_search_results(request, queryset, search_term)
 
 
 @admin.register(ProviderEvent)
@@ -392,6 +434,7 @@ class ProviderEventAdmin(PersonalDataAdminMixin, ReadOnlyAdmin):
     list_select_related = ("delivery__bulletin",)
     search_fields = ("recipient", "message_id", "event_id")
     show_full_result_count = False
+    paginator = CappedPaginator
 
     @admin.display(description=gettext_lazy("配信"))
     def bulletin(self, obj: ProviderEvent) -> str:
@@ -678,13 +721,9 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             .order_by("member__local_government_id", "kana", "pk")
         )
         query = request.GET.get("q", "").strip()
-        if query:
-            candidates = candidates.filter(
-                Q(name__icontains=query)
-                | Q(kana__icontains=query)
-                | Q(email__icontains=query)
-                | Q(member__local_government__name__icontains=query)
-            )
+        condition = folded_q(query, ["search_text"])
+        if condition is not None:
+            candidates = candidates.filter(condition)
         choices = list(candidates[:200])
         contact = None
         chosen = request.GET.get("contact", "")

@@ -8,6 +8,7 @@ class MailingConfig(AppConfig):
 
     def ready(self) -> None:
         from anymail.signals import inbound, tracking
+        from django.db.models.signals import post_migrate
 
         from association.signals import (
             collect_reserved_addresses,
@@ -15,7 +16,7 @@ class MailingConfig(AppConfig):
             contact_handed_over,
         )
 
-        from . import handlers, webhooks
+        from . import handlers, tally, webhooks
 
         contact_handed_over.connect(
             handlers.move_subscriptions_on_handover, dispatch_uid="mailing.handover"
@@ -26,3 +27,4 @@ class MailingConfig(AppConfig):
         )
         tracking.connect(webhooks.handle_tracking_event, dispatch_uid="mailing.tracking")
         inbound.connect(webhooks.handle_inbound_event, dispatch_uid="mailing.inbound")
+        post_migrate.connect(tally.install_after_migrate, sender=self, dispatch_uid="mailing.tally")

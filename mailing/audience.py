@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from association.models import Agreement, Contact, Member
@@ -9,8 +11,19 @@ from association.models import Agreement, Contact, Member
 from .models import MailingList, Subscription, Suppression
 
 
-def rule_members(mailing_list: MailingList) -> QuerySet[Member]:
-    """Active members matched by the list's rule (ignoring hand-added contacts)."""
+class AudienceRule(Protocol):
+    """The fields of an audience rule: a mailing list's, and a 照会's (inquiries.Inquiry), which
+    asks members by the same rule."""
+
+    all_members: bool
+    partners: bool
+    member_kinds: Any
+    blocks: Any
+    prefectures: Any
+
+
+def rule_members(mailing_list: AudienceRule) -> QuerySet[Member]:
+    """Active members matched by the rule (ignoring a list's hand-added contacts)."""
     selectors = Q(pk__in=[])
     if mailing_list.all_members:
         selectors = Q()

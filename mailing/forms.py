@@ -11,7 +11,17 @@ from django.utils.translation import gettext_lazy as _
 
 from association.models import Contact, Member
 
+from .builder import refuse_line_breaks
 from .models import MailingList
+
+
+def _one_line_field(form: forms.BaseForm, name: str) -> str:
+    value = str(form.cleaned_data.get(name) or "")
+    try:
+        refuse_line_breaks(value, field=name, label=str(form.fields[name].label))
+    except forms.ValidationError as exc:
+        raise forms.ValidationError(exc.error_dict[name]) from None
+    return value
 
 
 class PreferenceForm(forms.Form):
@@ -73,6 +83,9 @@ class BulletinForm(forms.Form):
         if autosave:
             self.fields["subject"].required = False
 
+    def clean_subject(self) -> str:
+        return _one_line_field(self, "subject")
+
     def clean_body(self) -> str:
         # Browsers submit a textarea with CRLF line ends; the body is stored with LF.
         return str(self.cleaned_data["body"]).replace("\r\n", "\n")
@@ -113,6 +126,12 @@ class MailingListForm(forms.ModelForm):
         required=False,
         help_text=_("条件に当てはまらなくても、このリストを受け取る担当者。"),
     )
+
+    def clean_name(self) -> str:
+        return _one_line_field(self, "name")
+
+    def clean_subject_prefix(self) -> str:
+        return _one_line_field(self, "subject_prefix")
 
     class Meta:
         model = MailingList

@@ -85,7 +85,10 @@ class OutboxItem:
 
     @property
     def to(self) -> str:
-        return str(self.headers.get("To", ""))
+        """The recipient's address (a bulletin's To also carries the name: 氏名 様)."""
+        header = self.headers.get("To")
+        addresses = getattr(header, "addresses", ())
+        return ", ".join(a.addr_spec for a in addresses) if addresses else str(header or "")
 
     @property
     def text(self) -> str:

@@ -15,6 +15,7 @@ from .models import (
     Delivery,
     DeliveryTally,
     Document,
+    ListLink,
     MailingList,
     ProviderEvent,
     Sender,
@@ -89,3 +90,18 @@ privacy.no_personal_data(Bulletin)
 privacy.no_personal_data(Document)
 # Which worker process is sending which bulletin: machine names and process ids.
 privacy.no_personal_data(Sender)
+
+
+def _forget_links(erasure: Erasure) -> int:
+    """A list link names its address: it goes with the person (the links in mail already sent
+    then lead nowhere), unless another contact still has the address."""
+    count = 0
+    for address in erasure.addresses:
+        if Contact.objects.filter(email=address).exclude(pk=erasure.contact.pk).exists():
+            continue
+        count += ListLink.objects.filter(email=address).delete()[0]
+    return count
+
+
+privacy.personal(ListLink, fields={"email": privacy.DELETE}, erase=_forget_links)
+privacy.no_personal_data(ListLink, "token")

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import markdown
 import nh3
@@ -72,8 +73,47 @@ def validate_placeholders(text: str) -> None:
 
 
 def substitute(text: str, values: Mapping[str, str]) -> str:
-    """Replace each known placeholder by its value (unknown ones were refused on save)."""
-    return PLACEHOLDER_RE.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+    """Replace each known placeholder by its value (unknown ones were refused on save). A
+    placeholder inside a URL (`{{団体名:url}}`, marked by compile_body) takes its value
+    percent-encoded, so the URL stays one unbroken word whatever the value holds."""
+    return PLACEHOLDER_RE.sub(lambda m: _value(values, m.group(1), m.group(0)), text)
+
+
+URL_SUFFIX = ":url"
+
+
+def _value(values: Mapping[str, str], name: str, missing: str) -> str:
+    if name in values:
+        return values[name]
+    if name.endswith(URL_SUFFIX) and name[: -len(URL_SUFFIX)] in values:
+        return url_value(values[name[: -len(URL_SUFFIX)]])
+    return missing
+
+
+def url_value(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _tight(text: str) -> str:
+    """Placeholders written without their spaces: `{{ 団体名 }}` inside a URL would otherwise
+    end the URL at the space."""
+    return PLACEHOLDER_RE.sub(lambda m: "{{" + m.group(1) + "}}", text)
+
+
+def _mark_urls(text: str) -> str:
+    """Placeholders inside a URL become `{{名前:url}}` (percent-encoded when substituted)."""
+
+    def mark(url: re.Match[str]) -> str:
+        return PLACEHOLDER_RE.sub(
+            lambda m: (
+                m.group(0)
+                if m.group(1).endswith(URL_SUFFIX)
+                else "{{" + m.group(1) + URL_SUFFIX + "}}"
+            ),
+            url.group(0),
+        )
+
+    return URL_RE.sub(mark, text)
 
 
 def _linkify(source: str) -> str:
@@ -242,5 +282,6 @@ class CompiledBody:
 
 
 def compile_body(source: str) -> CompiledBody:
-    body_html = markdown_to_html(source)
-    return CompiledBody(text=html_to_text(body_html), html=body_html)
+    body_html = markdown_to_html(_tight(source))
+    text = html_to_text(body_html)
+    return CompiledBody(text=_mark_urls(text), html=_mark_urls(body_html))

@@ -81,6 +81,7 @@ from association.privacy import address_hash, address_hashes
 from association.services import audit, erased_email, normalise_email
 
 from . import audience
+from .builder import refuse_line_breaks
 from .models import (
     Bulletin,
     Delivery,
@@ -399,6 +400,10 @@ def save_bulletin(
             validate_placeholders(value)
         except ValidationError as exc:
             errors[name] = [exc]
+    try:
+        refuse_line_breaks(subject, field="subject", label=_("件名"))
+    except ValidationError as exc:
+        errors.setdefault("subject", []).extend(exc.error_dict["subject"])
     if errors:
         raise ValidationError(errors)
     if bulletin is None:
@@ -463,7 +468,7 @@ def send_test_bulletin(bulletin: Bulletin, *, to: str, by: User | None = None) -
     bulletin.test_state = Bulletin.TestState.SENDING
     bulletin.test_result = ""
     bulletin.test_requested_at = timezone.now()
-    bulletin.save(update_fields=["test_state", "test_result", "test_requested_at", "updated_at"])
+    bulletin.save(update_fields=["test_state", "test_result", "test_requested_at"])
     send_test_bulletin_task.delay_on_commit(bulletin.pk, normalise_email(to))
     return bulletin
 
@@ -478,8 +483,8 @@ def send_test_message(bulletin_id: int, to: str) -> Outcome:
         .first()
     )
     recipient = Recipient.of_contact(contact) if contact else Recipient(email=to)
-    composer = Composer(bulletin)
-    composer.subject = _("【テスト送信】") + composer.subject
+    # The same builder and transport as the real send, marked 【テスト送信】.
+    composer = Composer(bulletin, test=True)
     transport = open_transport()
     try:
         [outcome] = transport.send(composer, [recipient])

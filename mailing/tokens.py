@@ -1,16 +1,22 @@
 """Unsubscribe tokens: a list and an address, valid long after the mail was sent.
 
-The token travels in a URL (mail headers, the body, proxy and server logs), so the address in
-it is encrypted, not only signed: Fernet (AES-CBC + HMAC-SHA256, with its own timestamp) under
-a key derived from SECRET_KEY; tokens made under a key in SECRET_KEY_FALLBACKS still read, so
-rotating the secret does not break the links in mail already sent."""
+Every bulletin carries the short link https://<site>/u/<token>: a random 128-bit token (22
+characters) stored once per list and address (models.ListLink), short enough to type from a
+PC whose mail has links disabled, and carrying nothing of the address.
+
+Links sent before those were long tokens with the address encrypted (Fernet: AES-CBC +
+HMAC-SHA256, with its own timestamp, under a key derived from SECRET_KEY; tokens made under a
+key in SECRET_KEY_FALLBACKS still read). They keep working until they are
+MAILING_UNSUBSCRIBE_TOKEN_DAYS old; nothing makes new ones but the tests of that promise."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
+import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -47,9 +53,47 @@ def make_unsubscribe_token(list_id: int, email: str) -> str:
     return _fernet().encrypt(payload).decode().rstrip("=")
 
 
+LINK_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def link_tokens(mailing_list_id: int, emails: Iterable[str]) -> dict[str, str]:
+    """The short-link token of each address on the list, made the first time it is needed (in
+    two queries for a whole batch; two workers making the same one at once keep one)."""
+    from .models import ListLink
+
+    wanted = {e.lower() for e in emails if e}
+    if not wanted:
+        return {}
+    found = dict(
+        ListLink.objects.filter(mailing_list_id=mailing_list_id, email__in=wanted).values_list(
+            "email", "token"
+        )
+    )
+    missing = wanted - found.keys()
+    if missing:
+        ListLink.objects.bulk_create(
+            [ListLink(mailing_list_id=mailing_list_id, email=e) for e in sorted(missing)],
+            ignore_conflicts=True,
+        )
+        found |= dict(
+            ListLink.objects.filter(mailing_list_id=mailing_list_id, email__in=missing).values_list(
+                "email", "token"
+            )
+        )
+    return found
+
+
 def read_unsubscribe_token(token: str) -> UnsubscribeRequest:
-    """The request a token stands for, or signing.BadSignature (SignatureExpired when it is
-    older than MAILING_UNSUBSCRIBE_TOKEN_DAYS)."""
+    """The request a token stands for, or signing.BadSignature (SignatureExpired when an old
+    encrypted token is older than MAILING_UNSUBSCRIBE_TOKEN_DAYS)."""
+    if LINK_TOKEN_RE.match(token):
+        from .models import ListLink
+
+        link = ListLink.objects.filter(token=token).values_list("mailing_list_id", "email")
+        found = link.first()
+        if found is None:
+            raise signing.BadSignature("unknown link token")
+        return UnsubscribeRequest(list_id=found[0], email=found[1])
     days = getattr(settings, "MAILING_UNSUBSCRIBE_TOKEN_DAYS", DEFAULT_MAX_AGE_DAYS)
     raw = (token + "=" * (-len(token) % 4)).encode()
     fernet = _fernet()
@@ -69,7 +113,10 @@ def read_unsubscribe_token(token: str) -> UnsubscribeRequest:
 
 def unsubscribe_url(token: str) -> str:
     """The page (GET) and RFC 8058 one-click endpoint (POST) for TOKEN: one URL for both, as
-    List-Unsubscribe-Post requires. Routed in mailing/urls.py as `mailing:unsubscribe`."""
+    List-Unsubscribe-Post requires. Routed in config/urls.py as `mailing:link` (/u/<token>);
+    old encrypted tokens keep their long form (`mailing:unsubscribe`)."""
+    if LINK_TOKEN_RE.match(token):
+        return f"{settings.SITE_URL}/u/{token}"
     return f"{settings.SITE_URL}/mail/unsubscribe/{token}/"
 
 

@@ -49,11 +49,11 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     try:
         if request.method != "POST":
             result = services.read_unsubscribe_request(token)
-            ctx = {"result": result, "token": token}
-            return render(request, "mailing/unsubscribe.html", ctx)
+            return render(request, "mailing/unsubscribe.html", {"result": result})
         if request.POST.get("List-Unsubscribe") == "One-Click":
-            result = services.unsubscribe_by_token(token, source=Subscription.Source.ONE_CLICK)
-            ctx = {"result": result, "token": token, "one_click": True}
+            services.unsubscribe_by_token(token, source=Subscription.Source.ONE_CLICK)
+            # The page tells what is true now: the address no longer receives the list.
+            ctx = {"result": services.read_unsubscribe_request(token), "one_click": True}
             return render(request, "mailing/unsubscribe.html", ctx)
         if request.POST.get("action") == "resubscribe":
             try:
@@ -67,7 +67,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             messages.success(request, _("配信を停止しました。"))
     except signing.BadSignature:
         return _bad_token(request)
-    return redirect("mailing:unsubscribe", token=token)
+    return redirect(request.path)  # the same link, short (/u/…) or old (/mail/unsubscribe/…/)
 
 
 # --- portal preferences ------------------------------------------------------------------------

@@ -103,12 +103,16 @@ def test_a_municipality_account_cannot_enter_the_admin(client, alice):
 
 def test_the_admin_withdraws_and_readmits_members_keeping_the_history(admin_client_, edogawa):
     url = reverse("admin:association_member_changelist")
-    admin_client_.post(url, {"action": "withdraw_selected", "_selected_action": [edogawa.pk]})
-    edogawa.refresh_from_db()
-    assert edogawa.status == Member.Status.LEFT
-    admin_client_.post(url, {"action": "readmit_selected", "_selected_action": [edogawa.pk]})
-    edogawa.refresh_from_db()
-    assert edogawa.status == Member.Status.ACTIVE
+    for action, act, status in (
+        ("withdraw_selected", "withdraw", Member.Status.LEFT),
+        ("readmit_selected", "readmit", Member.Status.ACTIVE),
+    ):
+        asked = admin_client_.post(url, {"action": action, "_selected_action": [edogawa.pk]})
+        assert asked.status_code == 302  # to the confirmation page: nothing changed yet
+        confirm = reverse(f"admin:association_member_{act}")
+        admin_client_.post(confirm, {"ids": str(edogawa.pk), "on": "2026/4/1", "reason": "総会"})
+        edogawa.refresh_from_db()
+        assert edogawa.status == status
     assert list(edogawa.events.values_list("action", flat=True)) == ["joined", "left", "rejoined"]
 
 

@@ -116,3 +116,27 @@ def test_it_writes_csv_to_standard_output_and_wants_a_file_for_xlsx(alice):
 
     with pytest.raises(CommandError, match="--output"):
         call_command("export_contacts", "--format", "xlsx", stdout=io.StringIO())
+
+
+def test_the_admins_export_holds_what_the_list_on_screen_shows(client, alice, bob, charlie):
+    from django.urls import reverse
+
+    from association.models import AuditEntry, User
+
+    user = User.objects.create_superuser("jimukyoku", "jimukyoku@example.jp", "x-long-passphrase")
+    client.force_login(user)
+    changelist = reverse("admin:association_contact_changelist")
+    page = client.get(changelist, {"q": "えどがわ すずき"}).content.decode()
+    assert "表示中の担当者をCSVに書き出し" in page
+    url = reverse("admin:association_contact_export")
+    searched = client.get(url, {"format": "csv", "q": "えどがわ すずき"}).content.decode(
+        "utf-8-sig"
+    )
+    assert "鈴木 健太" in searched and "佐藤 美咲" not in searched and "高橋" not in searched
+    by_role = client.get(url, {"format": "csv", "role__exact": "coordinator"}).content
+    text = by_role.decode("utf-8-sig")
+    assert "佐藤 美咲" in text and "高橋 由美子" in text and "鈴木 健太" not in text
+    everyone = client.get(url, {"format": "csv"}).content.decode("utf-8-sig")
+    assert all(name in everyone for name in ("佐藤 美咲", "鈴木 健太", "高橋 由美子"))
+    entry = AuditEntry.objects.filter(action="contacts_exported").first()
+    assert entry is not None and entry.changes.get("filters") in ("", None)

@@ -33,7 +33,7 @@ def test_it_gives_a_seat_and_a_confirmation_mail_with_the_ics_and_the_full_url(
     assert deliver_pending() == 1
     mail = outbox.to(bob.email)[0]
     assert "参加確定" in mail.subject
-    assert "鈴木 健太 様" in mail.text
+    assert mail.text.startswith("東京都江戸川区\nご担当者様\n")  # nothing typed in the portal
     assert "\nhttps://meet.example.jp/renkei-2026\n" in mail.text
     assert f"/trainings/m/{bob.member.local_government_id}/{training.pk}/" in mail.text
     assert mail.attachments == ["training.ics"]
@@ -237,8 +237,9 @@ def test_it_keeps_the_seat_when_a_coordinator_substitutes_a_colleague(
     assert "差し替え" in to_bob.subject
     assert "\nhttps://meet.example.jp/renkei-2026\n" in to_bob.text
     to_alice = outbox.to(alice.email)[-1]
-    assert "鈴木 健太 様に差し替えました" in to_alice.text
+    assert "同じ団体の別の方に引き継がれました" in to_alice.text
     assert "meet.example.jp" not in to_alice.text
+    assert "METHOD:CANCEL" in next(to_alice.message.iter_attachments()).get_content()
 
 
 def test_it_refuses_substitution_by_a_staff_member(make_training, alice, bob):
@@ -342,3 +343,18 @@ def tokyo_start():
     from .conftest import at
 
     return at(2026, 7, 10, 13, 30)
+
+
+def test_a_training_title_with_markup_characters_reads_as_typed_in_the_subject(
+    make_training, bob, outbox
+):
+    training = make_training(title="研修会 A&B <第2回> \"特別\" 'ライブ'")
+
+    services.register_for_training(training, contact=bob, actor=bob)
+    deliver_pending()
+
+    mail = outbox.to(bob.email)[0]
+    assert "研修会 A&B <第2回> \"特別\" 'ライブ'" in mail.subject
+    assert "&amp;" not in mail.subject and "&lt;" not in mail.subject
+    assert "研修会 A&B <第2回>" in mail.text
+    assert "A&amp;B &lt;第2回&gt;" in mail.html

@@ -24,3 +24,17 @@ def kanto_list(registry) -> MailingList:
     mailing_list = MailingList.objects.create(name="関東ブロック", slug="kanto")
     mailing_list.blocks.add(Block.objects.get(name="関東"))
     return mailing_list
+
+
+@pytest.fixture
+def partners_list(registry) -> MailingList:
+    """The demo registry and its partner municipalities' list (the browser walks')."""
+    from association.demo import load_demo_data
+
+    load_demo_data()
+    return MailingList.objects.create(
+        name="連携自治体",
+        slug="partners",
+        partners=True,
+        description="連携協定を結んだ自治体の担当者への配信です。",
+    )

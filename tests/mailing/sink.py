@@ -25,6 +25,10 @@ class SinkHandler:
         self.always: dict[str, str] = {}
         self.last_accepted_at = 0.0
         self.accepted_at: list[float] = []
+        # Every accepted message as it came: (recipients, MAIL FROM options, raw bytes). Kept
+        # only when asked (keep_raw), so the benchmark's sink stays small.
+        self.keep_raw = False
+        self.raw: list[tuple[list[str], list[str], bytes]] = []
         # Seconds to wait before answering each DATA: a slow relay, so that a test can act
         # while a sender holds claimed rows it has not sent yet.
         self.data_delay = 0.0
@@ -85,6 +89,11 @@ class SinkHandler:
                 self.accepted[address] += 1
             if match:
                 self.message_ids.append(match.group(1).decode())
+            if self.keep_raw:
+                content = envelope.original_content or envelope.content or b""
+                self.raw.append(
+                    (list(envelope.rcpt_tos), list(envelope.mail_options), bytes(content))
+                )
             self.last_accepted_at = time.time()
             self.accepted_at.append(self.last_accepted_at)
         return "250 Message accepted for delivery"

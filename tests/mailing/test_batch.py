@@ -13,6 +13,7 @@ import threading
 import uuid
 from email import message_from_bytes
 from email.policy import HTTP
+from email.utils import parseaddr
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -21,7 +22,7 @@ import pytest
 
 from mailing import services
 from mailing.models import Delivery
-from mailing.sending import BATCH_APIS, BatchTransport, open_transport
+from mailing.sending import BATCH_APIS, BatchTransport, message_id_for, open_transport
 
 MAX_RECIPIENTS = 3
 
@@ -96,7 +97,8 @@ class Mailgun:
     def messages(handler, body):
         fields = _form_fields(handler.headers["Content-Type"], body)
         one = dict(fields)
-        to = [value for name, value in fields if name == "to"]
+        # `to` may carry a display name; recipient-variables are keyed by the address.
+        to = [parseaddr(value)[1] for name, value in fields if name == "to"]
         variables = json.loads(one["recipient-variables"])
 
         def fill(text, address):
@@ -319,9 +321,10 @@ def test_each_provider_gets_batches_that_fill_in_every_recipients_own_message(
     assert mail["headers"]["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
     row = Delivery.objects.get(bulletin=bulletin, email=alice.email)
     assert mail["headers"]["message-id"] == row.message_id
+    assert row.message_id == message_id_for(row.pk, bulletin.pk)
     # Each recipient's own unsubscribe link, in the header and in the body.
     links = {m["headers"]["list-unsubscribe"].split(">")[0][1:] for m in received.values()}
-    assert len(links) == 4 and all("/mail/unsubscribe/" in link for link in links)
+    assert len(links) == 4 and all("/u/" in link for link in links)
     assert mail["headers"]["list-unsubscribe"].split(">")[0][1:] in mail["text"]
     # Markup in a name is text: escaped once in HTML, as written in plain text.
     assert "田中 &lt;翔&gt; &amp; 子 様" in received[dave.email]["html"]

@@ -10,12 +10,11 @@ from playwright.sync_api import expect
 from association.demo import (
     DEMO_COORDINATOR_EMAIL,
     SECRETARIAT_USERNAME,
-    load_demo_data,
     secretariat_password,
 )
 from association.models import Contact, User
 from mailing import audience
-from mailing.models import Bulletin, MailingList, Subscription
+from mailing.models import Bulletin, Subscription
 from tests.door import second_factor_device, totp_code
 
 from .helpers import wait_until
@@ -29,17 +28,6 @@ BODY = """{{ 団体名 }} {{ 氏名 }} 様
 - 日時: 令和8年5月20日（水）13:30〜
 - 資料: https://renkei.example.jp/files/2026-zentai.pdf
 """
-
-
-@pytest.fixture
-def partners_list(registry):
-    load_demo_data()
-    return MailingList.objects.create(
-        name="連携自治体",
-        slug="partners",
-        partners=True,
-        description="連携協定を結んだ自治体の担当者への配信です。",
-    )
 
 
 @pytest.fixture
@@ -94,8 +82,10 @@ def test_the_secretariat_sends_a_bulletin_and_a_recipient_unsubscribes_by_the_ma
     # A test copy to oneself.
     page.get_by_role("button", name=re.compile("自分にテスト送信")).click()
     expect(page.locator(".messagelist")).to_contain_text(
-        f"テスト送信しました（宛先: {secretariat.email}）"
+        f"テスト送信を依頼しました（宛先: {secretariat.email}）"
     )
+    # Success is said only once the worker's transport has handed it over.
+    expect(page.locator("#test-result")).to_contain_text("配信業者が受け付けました")
 
     # Send now (after the confirm dialog), then watch the bar reach the end.
     page.once("dialog", lambda dialog: dialog.accept())

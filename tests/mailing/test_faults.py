@@ -58,9 +58,12 @@ def _bulletin(mailing_list) -> Bulletin:
 
 
 def _workers(processes, env, count=2):
+    """COUNT workers on the bulletins queue, and one for housekeeping (the sweeper runs on the
+    transactional queue, as in production)."""
     workers = [WorkerProcess(queues=("bulletins",), **env) for _ in range(count)]
-    processes.extend(workers)
-    for worker in workers:
+    housekeeping = WorkerProcess(queues=("transactional", "default"), **env)
+    processes.extend([*workers, housekeeping])
+    for worker in [*workers, housekeeping]:
         worker.wait_ready()
     return workers
 

@@ -104,12 +104,16 @@ def test_it_sends_one_message_per_recipient_with_list_headers(
     assert len(outbox) == 2
     mail = outbox.to(alice.email)[0]
     message = mail.message
-    assert message["To"] == alice.email
+    (to,) = message["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("佐藤 美咲 様", alice.email)
     assert mail.subject == "【市区町村会】研修会のご案内"
     assert "<all." in message["List-Id"]
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     https, mailto = (part.strip(" <>") for part in message["List-Unsubscribe"].split(","))
-    assert https.startswith("http://localhost:8000/mail/unsubscribe/")
+    assert (
+        https.startswith("http://localhost:8000/u/")
+        and len(https) == len("http://localhost:8000/u/") + 22
+    )
     assert mailto.startswith("mailto:")
     delivery = Delivery.objects.get(bulletin=bulletin, email=alice.email)
     assert message["Message-ID"] == message_id_for(delivery.pk, bulletin.pk)

@@ -6,14 +6,15 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connections
+from django.core.management import call_command
+from django.db import connection, connections
 from django.db.models import Count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from association import services as association
 from association.models import Contact
-from mailing import services
+from mailing import services, tally
 from mailing.models import Bulletin, Delivery, DeliveryTally
 
 from .helpers import make_contacts
@@ -144,3 +145,24 @@ def test_two_folds_at_once_keep_every_count(registry, all_members_list):
 
     assert not errors
     assert DeliveryTally.objects.counts(bulletin.pk) == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_puts_back_triggers_a_table_rebuild_dropped_and_recounts(
+    registry, all_members_list
+):
+    make_contacts(6, per_member=3)
+    bulletin = started(all_members_list)
+    with connection.cursor() as cursor:  # what SQLite does when a migration rebuilds the table
+        for name in tally.NAMES:
+            cursor.execute(
+                f"DROP TRIGGER IF EXISTS {name}"
+                + (" ON mailing_delivery" if connection.vendor == "postgresql" else "")
+            )
+    Delivery.objects.filter(bulletin=bulletin).update(status="sent")
+    assert not tally.installed()
+
+    call_command("migrate", verbosity=0)
+
+    assert tally.installed()
+    assert services.bulletin_progress(bulletin).counts == counted(bulletin) == {"sent": 6}
