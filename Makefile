@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run setup install test lint typecheck check chromium bench clean-var
+.PHONY: run setup install test lint typecheck check chromium axe bench clean-var
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -33,11 +33,19 @@ run: setup
 chromium:
 	@bash scripts/ensure-chromium
 
+# axe-core for the accessibility checks, pinned in package.json/package-lock.json (npm ci installs
+# exactly the locked version; nothing is fetched when the tests run).
+node_modules/axe-core/axe.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	@touch $@
+
+axe: node_modules/axe-core/axe.min.js
+
 # The suite runs in TEST_PROCESSES processes at once (pytest-xdist; each has its own var/ and
 # Redis databases, see config/settings.py), then the tests marked serial run alone: those that
 # measure a burst or a rate and would measure their neighbours instead.
 TEST_PROCESSES ?= 3
-test: install chromium
+test: install chromium axe
 	$(BIN)/pytest -n $(TEST_PROCESSES) -m "not serial" $(PYTEST_ARGS)
 	$(BIN)/pytest -m serial $(PYTEST_ARGS)
 
@@ -55,3 +63,5 @@ bench: install
 	$(BIN)/python bench/send.py --recipients 20000 100000
 	$(BIN)/python bench/register.py
 	$(BIN)/python bench/postbox_mail.py
+	$(BIN)/python bench/inquiry_send.py
+	$(BIN)/python bench/pages.py

@@ -278,6 +278,11 @@ class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
     def block_name(self, obj: Member) -> str:
         return obj.block.name
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Member]:
+        # The change page names the government, its prefecture and block: one query.
+        related = ("local_government__prefecture__block", "block_override")
+        return super().get_queryset(request).select_related(*related)
+
     def get_inlines(self, request: HttpRequest, obj: Member | None = None) -> Any:
         return self.inlines if obj is not None else ()
 

@@ -7,8 +7,9 @@
     .venv/bin/python bench/pages.py --reuse --only "bulletin report"   # the last run's data
 
 In one run, for each size N (the first size is the baseline): N contacts, one sent bulletin with
-N deliveries (sent, delivered, bounced, failed, skipped), N/100 bulletins, N registrations over
-N/1000 trainings, N provider events, N audit entries, N/10 opt-outs and N/10 suppressions,
+N deliveries (sent, delivered, bounced, failed, skipped), N/100 bulletins (at least 100, so that
+a list's first page is full at both sizes), N registrations over N/1000 trainings (at least 100),
+N provider events, N audit entries, N/10 opt-outs and N/10 suppressions,
 bulk-inserted (the registry services would take minutes at 100,000), then ANALYZE as autovacuum
 would. Each page is requested with Django's in-process client by a secretariat superuser (who
 passed the second factor) or a portal contact: one warm-up request, then the median of REPEAT,
@@ -238,7 +239,7 @@ class World:
         )
 
         now = dt.datetime.now(dt.UTC)
-        wanted_bulletins = max(10, n // 100)
+        wanted_bulletins = max(100, n // 100)
         Bulletin.objects.bulk_create(
             [
                 Bulletin(
@@ -260,7 +261,7 @@ class World:
         # The bulletin watched is the newest one, first on the list.
         Bulletin.objects.filter(pk=self.big.pk).update(created_at=now + dt.timedelta(minutes=1))
 
-        wanted_trainings = max(1, n // 1000)
+        wanted_trainings = max(100, n // 1000)
         for t in range(len(self.trainings), wanted_trainings):
             self.trainings.append(
                 Training.objects.create(

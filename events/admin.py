@@ -190,8 +190,41 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        if request.method == "POST" and "_confirm_change" not in request.POST:
+            asked = self._ask_before_mailing(request, object_id)
+            if asked is not None:
+                return asked
         extra_context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _ask_before_mailing(self, request: HttpRequest, object_id: str) -> HttpResponse | None:
+        """A save that registrants must hear about first shows what changed (変更前 → 変更後)
+        and how many people will be mailed, and asks; the same data is posted again with
+        _confirm_change. Anything else (errors included) goes to the usual change view."""
+        training = self.get_object(request, object_id)
+        if training is None or not self.has_change_permission(request, training):
+            return None
+        before = Training.objects.get(pk=training.pk)
+        form = self.get_form(request, training, change=True)(
+            request.POST, request.FILES, instance=training
+        )
+        if not form.is_valid():
+            return None
+        after = form.save(commit=False)
+        lines = services.describe_changes(before, after)
+        registrants = before.registrations.active().count()
+        if not lines or not registrants or before.status == Training.Status.DRAFT:
+            return None
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": before,
+            "lines": lines,
+            "registrants": registrants,
+            "posted": [(k, v) for k in request.POST for v in request.POST.getlist(k)],
+            "title": _("変更を保存して申込者に知らせますか"),
+        }
+        return render(request, "admin/events/training/confirm_change.html", ctx)
 
     def _require_export(self, request: HttpRequest) -> None:
         if not self.has_export_permission(request):

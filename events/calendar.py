@@ -92,3 +92,52 @@ def registration_ics(
         event.add("status", "CONFIRMED" if confirmed else "TENTATIVE")
     cal.add_component(event)
     return cal.to_ical()
+
+
+def member_feed(member_id: int) -> bytes:
+    """The member's feed: every registration of its staff for trainings not yet a year old,
+    each under its registration's UID (so a mail's .ics and the feed are one entry). The
+    participant is named in the description; no online URL (that goes to each confirmed
+    person only)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    cal = Calendar()
+    cal.add("prodid", "-//Renkei//trainings feed//JA")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-calname", "研修会（申込み）")
+    since = timezone.now() - dt.timedelta(days=365)
+    registrations = (
+        Registration.objects.filter(member_id=member_id, training__ends_at__gte=since)
+        .exclude(training__status=Training.Status.DRAFT)
+        .select_related("training", "contact")
+        .order_by("training__starts_at", "id")
+    )
+    for registration in registrations:
+        training = registration.training
+        event = Event()
+        event.add("uid", uid(registration))
+        event.add("sequence", sequence(registration))
+        event.add("dtstamp", training.updated_at)
+        event.add("dtstart", training.starts_at)
+        event.add("dtend", training.ends_at)
+        event.add("summary", training.title)
+        location = training_location(training)
+        if location:
+            event.add("location", location)
+        event.add(
+            "description",
+            f"参加者: {registration.contact.name}（{registration.get_status_display()}）",
+        )
+        cancelled = (
+            registration.status == Registration.Status.CANCELLED
+            or training.status == Training.Status.CANCELLED
+        )
+        if cancelled:
+            event.add("status", "CANCELLED")
+        else:
+            event.add("status", "CONFIRMED" if registration.is_confirmed else "TENTATIVE")
+        cal.add_component(event)
+    return cal.to_ical()

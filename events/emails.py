@@ -33,13 +33,6 @@ POSTBOX_KIND: dict[str, str] = {
     Notice.Kind.REMINDER: OutgoingMail.Kind.TRAINING_REMINDER,
     Notice.Kind.MESSAGE: OutgoingMail.Kind.TRAINING_MESSAGE,
 }
-FIELD_LABELS = {
-    "starts_at": "開始日時",
-    "ends_at": "終了日時",
-    "venue_name": "会場",
-    "venue_address": "会場住所",
-    "online_url": "オンライン参加URL",
-}
 
 
 def training_url(training: Training, member_code: str) -> str:
@@ -63,9 +56,7 @@ def notice_context(notice: Notice) -> dict[str, object]:
         "waitlist_place": registration.waitlist_place() if holder else None,
         "deadline": wareki(training.last_registration_day),
         "training_url": training_url(training, registration.member.local_government_id),
-        "changed_labels": [FIELD_LABELS.get(f, f) for f in notice.body.split(",") if f]
-        if notice.kind == Notice.Kind.CHANGED
-        else [],
+        "changes": notice.body.splitlines() if notice.kind == Notice.Kind.CHANGED else [],
     }
 
 

@@ -21,6 +21,60 @@ class ColleagueForm(forms.Form):
             field.label = label
 
 
+class ColleagueChoices(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name}（{obj.department}）" if obj.department else str(obj.name)
+
+
+class RegisterColleaguesForm(forms.Form):
+    """A coordinator registers several colleagues in one submit, and may add a new colleague
+    in the same step. Nothing is registered unless someone was chosen or entered."""
+
+    contact = ColleagueChoices(
+        queryset=Contact.objects.none(),
+        label=_("申し込む方（複数選べます）"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    new_name = forms.CharField(label=_("氏名"), max_length=60, required=False)
+    new_kana = forms.CharField(label=_("ふりがな"), max_length=120, required=False)
+    new_department = forms.CharField(label=_("所属"), max_length=120, required=False)
+    new_title = forms.CharField(label=_("役職"), max_length=60, required=False)
+    new_email = forms.EmailField(
+        label=_("メールアドレス"),
+        max_length=254,
+        required=False,
+        error_messages={"invalid": _("メールアドレスの形が正しくありません。")},
+    )
+
+    NEW_FIELDS = ("name", "kana", "department", "title", "email")
+
+    def __init__(self, *args: Any, colleagues: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["contact"].queryset = colleagues  # type: ignore[attr-defined]
+
+    def new_colleague(self) -> dict[str, str] | None:
+        values = {f: self.cleaned_data.get(f"new_{f}", "").strip() for f in self.NEW_FIELDS}
+        return values if any(values.values()) else None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        new = self.new_colleague() if not self.errors else None
+        if new is not None:
+            if not new["name"]:
+                self.add_error("new_name", _("新しい方の氏名を入力してください。"))
+            if not new["email"]:
+                self.add_error("new_email", _("新しい方のメールアドレスを入力してください。"))
+        if not data.get("contact") and new is None and not self.errors:
+            raise forms.ValidationError(
+                _(
+                    "申し込む方にチェックを入れるか、新しい方の氏名とメールアドレスを入力してください。"
+                ),
+                code="nobody",
+            )
+        return data
+
+
 class MailRegistrantsForm(forms.Form):
     subject = forms.CharField(label=_("件名"), max_length=200)
     body = forms.CharField(label=_("本文"), widget=forms.Textarea(attrs={"rows": 12}))

@@ -402,3 +402,24 @@ class Notice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} → {_('担当者')}#{self.contact_id}"
+
+
+class CalendarFeed(models.Model):
+    """A member's calendar feed of its staff's registrations, read by calendar apps at a
+    secret URL (they cannot log in). A coordinator issues it and revokes it (a new URL
+    replaces the old one, which answers 404 from then on)."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="calendar_feeds", verbose_name=_("会員団体")
+    )
+    token = models.CharField(_("URLの鍵"), max_length=64, unique=True)
+    created_at = models.DateTimeField(_("発行日時"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("無効化日時"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("カレンダー配信URL")
+        verbose_name_plural = _("カレンダー配信URL")
+
+    def __str__(self) -> str:
+        return f"{_('カレンダー配信URL')}#{self.pk}"

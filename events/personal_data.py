@@ -6,7 +6,7 @@ from __future__ import annotations
 from association import privacy
 from association.privacy import BLANK, Erasure
 
-from .models import Notice, Registration, Training, TrainingSession
+from .models import CalendarFeed, Notice, Registration, Training, TrainingSession
 
 
 # A notice's subject and body are the secretariat's words (a message, a reason for calling a
@@ -21,3 +21,4 @@ privacy.personal(Notice, owner="contact", fields={"subject": BLANK, "body": BLAN
 privacy.no_personal_data(Registration)
 privacy.no_personal_data(Training)
 privacy.no_personal_data(TrainingSession)
+privacy.no_personal_data(CalendarFeed)

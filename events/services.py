@@ -8,11 +8,14 @@ capacity and the per-member limit hold however many requests arrive at once."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable
+from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -22,7 +25,7 @@ from association.nendo import nendo_of, wareki
 from association.services import audit
 
 from . import seats
-from .models import Notice, Registration, Training, TrainingSession
+from .models import CalendarFeed, Notice, Registration, Training, TrainingSession
 from .tasks import promote_waiting_list_task, send_training_notices_task
 
 # Changing one of these tells every registrant.
@@ -262,6 +265,37 @@ def substitute_registration(
     return registration
 
 
+# --- the member's calendar feed ---------------------------------------------------------------
+
+
+def issue_calendar_feed(member: Member, *, actor: Contact, by: User | None = None) -> CalendarFeed:
+    """A new secret feed URL for MEMBER; the one before it stops working. Coordinators only."""
+    if actor.member_id != member.pk or not actor.is_active or not actor.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    with transaction.atomic():
+        now = timezone.now()
+        member.calendar_feeds.filter(revoked_at__isnull=True).update(revoked_at=now)
+        feed = CalendarFeed.objects.create(member=member, token=secrets.token_urlsafe(32))
+        audit(
+            by,
+            "calendar_feed_issued",
+            feed,
+            f"{member.name}: カレンダー配信URLを発行（以前のURLは無効）",
+        )
+    return feed
+
+
+def revoke_calendar_feeds(member: Member, *, actor: Contact, by: User | None = None) -> int:
+    if actor.member_id != member.pk or not actor.is_active or not actor.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    with transaction.atomic():
+        count = member.calendar_feeds.filter(revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        audit(by, "calendar_feed_revoked", member, f"{member.name}: カレンダー配信URLを無効化")
+    return count
+
+
 # --- the secretariat -------------------------------------------------------------------------
 
 
@@ -319,12 +353,33 @@ def confirm_out_of_turn(
     return registration
 
 
+def describe_changes(before: Training, after: Training) -> list[str]:
+    """変更前 → 変更後, one line per field registrants must hear about, in the words of the
+    mail (the secretariat's own text and the calendar's dates, nothing typed in the portal)."""
+    lines = []
+    for field in ESSENTIAL_FIELDS:
+        old, new = getattr(before, field), getattr(after, field)
+        if old == new:
+            continue
+        label = str(getattr(Training._meta.get_field(field), "verbose_name", field))
+        lines.append(f"{label}: {_change_value(old)} → {_change_value(new)}")
+    return lines
+
+
+def _change_value(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        local = timezone.localtime(value)
+        return f"{wareki(local)}{local:%H:%M}"
+    return str(value) if value else _("（なし）")
+
+
 def save_training(
     training: Training, *, changed: Iterable[str] = (), by: User | None = None
 ) -> Training:
-    """Save a training edited in the admin. A change of time or place tells every registrant;
-    more seats (or a higher limit) move the waiting list up; setting the status to cancelled
-    calls the training off."""
+    """Save a training edited in the admin. A change of time or place tells every registrant
+    what changed (変更前 → 変更後); the programme moves with the start; more seats (or a
+    higher limit) move the waiting list up; setting the status to cancelled calls the training
+    off."""
     changed = set(changed)
     with transaction.atomic():
         is_new = training.pk is None
@@ -332,6 +387,7 @@ def save_training(
             training.nendo = nendo_of(training.starts_at)
         if training.kind == Training.Kind.NATIONAL:
             training.block = None
+        lines: list[str] = []
         if not is_new:
             before = Training.objects.select_for_update().get(pk=training.pk)
             changed |= {f for f in ESSENTIAL_FIELDS if getattr(before, f) != getattr(training, f)}
@@ -342,19 +398,26 @@ def save_training(
                 training.status = before.status
                 training.save()
                 return call_off_training(training, by=by)
+            lines = describe_changes(before, training)
         essential = [f for f in ESSENTIAL_FIELDS if f in changed]
         if not is_new and essential:
             training.revision = before.revision + 1
         training.save()
+        if not is_new and training.starts_at != before.starts_at:
+            # The programme keeps its times relative to the start.
+            shift = training.starts_at - before.starts_at
+            TrainingSession.objects.filter(training=training).update(
+                starts_at=F("starts_at") + shift, ends_at=F("ends_at") + shift
+            )
         if not is_new and (
             training.capacity > before.capacity
             or training.per_member_limit > before.per_member_limit
         ):
             # More room: the waiting list moves up.
             promote_waiting_list_task.delay_on_commit(training.pk)
-        if not is_new and essential and training.status != Training.Status.DRAFT:
+        if not is_new and lines and training.status != Training.Status.DRAFT:
             for registration in training.registrations.active().select_related("contact"):
-                _notify(registration, Notice.Kind.CHANGED, body=",".join(essential))
+                _notify(registration, Notice.Kind.CHANGED, body="\n".join(lines))
         audit(
             by, "training_saved", training, f"研修会「{training.title}」を保存", changed=essential
         )
@@ -429,12 +492,15 @@ A_YEAR_ON = dt.timedelta(weeks=52)
 
 
 def duplicate_training(training: Training, *, by: User | None = None) -> Training:
-    """A draft copy for the next 年度, a year later on the same weekday, with its programme."""
+    """A draft copy for the next 年度, a year later on the same weekday, with its programme;
+    the 年度 in the title moves too (令和8年度 → 令和9年度, 2026年度 → 2027年度)."""
     with transaction.atomic():
         copy = Training.objects.get(pk=training.pk)
         copy.pk = None
         copy.nendo = training.nendo + 1
+        copy.title = next_nendo_title(training.title, training.nendo)
         copy.status = Training.Status.DRAFT
+        copy.revision = 0
         copy.starts_at = training.starts_at + A_YEAR_ON
         copy.ends_at = training.ends_at + A_YEAR_ON
         copy.opens_at = training.opens_at and training.opens_at + A_YEAR_ON
@@ -454,6 +520,14 @@ def duplicate_training(training: Training, *, by: User | None = None) -> Trainin
         )
         audit(by, "training_duplicated", copy, f"研修会「{training.title}」を翌年度に複製")
     return copy
+
+
+def next_nendo_title(title: str, nendo: int) -> str:
+    from association.nendo import nendo_label
+
+    return title.replace(nendo_label(nendo), nendo_label(nendo + 1)).replace(
+        f"{nendo}年度", f"{nendo + 1}年度"
+    )
 
 
 # --- periodic work ---------------------------------------------------------------------------

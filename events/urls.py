@@ -10,4 +10,6 @@ urlpatterns = [
     path("m/<str:code>/registrations/<int:pk>/cancel/", views.cancel, name="cancel"),
     path("m/<str:code>/registrations/<int:pk>/substitute/", views.substitute, name="substitute"),
     path("m/<str:code>/registrations/<int:pk>/training.ics", views.ics, name="ics"),
+    path("m/<str:code>/calendar/", views.calendar_feed, name="calendar_feed"),
+    path("feed/<str:token>/trainings.ics", views.feed, name="feed"),
 ]

@@ -8,8 +8,10 @@ from typing import cast
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -18,9 +20,9 @@ from association import services as registry
 from association.models import Contact, Member, User
 
 from . import services
-from .calendar import registration_ics
-from .forms import ColleagueForm
-from .models import Registration, Training
+from .calendar import member_feed, registration_ics
+from .forms import ColleagueForm, RegisterColleaguesForm
+from .models import CalendarFeed, Registration, Training
 from .portal import member_trainings, training_rows
 
 
@@ -82,10 +84,8 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         "training": training,
         "row": row,
         "sessions": training.sessions.all(),
-        "form": ColleagueForm(colleagues=colleagues),
-        "can_register": row.is_open
-        and row.admitted
-        and (colleagues.exists() if me.is_coordinator else not own),
+        "form": RegisterColleaguesForm(colleagues=colleagues),
+        "can_register": row.is_open and row.admitted and (me.is_coordinator or not own),
         "show_online_url": any(
             r.registration.is_confirmed and r.registration.contact_id == me.pk
             for r in row.registrations
@@ -95,25 +95,38 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
 
 
 def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
-    """Register oneself, or, as coordinator, the colleague chosen in the form."""
+    """Register oneself, or, as coordinator, the colleagues ticked in the form and a new
+    colleague entered there: all of them or, if any is refused, none."""
     member = me.member
     training = get_object_or_404(Training, pk=pk)
     if training.status == Training.Status.DRAFT:
         raise Http404
-    contact = me
-    if me.is_coordinator and request.POST.get("contact"):
-        form = ColleagueForm(request.POST, colleagues=_colleagues(member, training))
-        if not form.is_valid():
-            messages.error(request, _("申し込む方を一覧から選んでください。"))
-            return redirect("events:detail", code=member.local_government_id, pk=pk)
-        contact = form.cleaned_data["contact"]
-    try:
-        registration = services.register_for_training(
-            training, contact=contact, actor=me, by=_user(request)
-        )
-    except (ValidationError, PermissionDenied) as exc:
-        messages.error(request, _refusal(exc))
+    back = redirect("events:detail", code=member.local_government_id, pk=pk)
+    if not me.is_coordinator:
+        chosen: list[Contact] = [me]
+        new_values = None
     else:
+        form = RegisterColleaguesForm(request.POST, colleagues=_colleagues(member, training))
+        if not form.is_valid():
+            for error in [e for errors in form.errors.values() for e in errors]:
+                messages.error(request, str(error))
+            return back
+        chosen = list(form.cleaned_data["contact"])
+        new_values = form.new_colleague()
+    done = []
+    try:
+        with transaction.atomic():
+            if new_values is not None:
+                chosen.append(registry.add_contact(member, by=_user(request), **new_values))
+            for contact in chosen:
+                registration = services.register_for_training(
+                    training, contact=contact, actor=me, by=_user(request)
+                )
+                done.append((contact, registration))
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, _refusal(exc) + " " + _("申込みはしていません。"))
+        return back
+    for contact, registration in done:
         if registration.is_confirmed:
             text = _("%(name)s さんの参加が確定しました。確認メールをお送りしました。")
             place = None
@@ -124,7 +137,7 @@ def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
             )
             place = registration.waitlist_place()
         messages.success(request, text % {"name": contact.name, "place": place})
-    return redirect("events:detail", code=member.local_government_id, pk=pk)
+    return back
 
 
 def _registration(member: Member, pk: int) -> Registration:
@@ -192,4 +205,36 @@ def ics(request: HttpRequest, code: str, pk: int) -> HttpResponse:
     response["Content-Disposition"] = (
         f'attachment; filename="training-{registration.training_id}.ics"'
     )
+    return response
+
+
+@login_required
+def calendar_feed(request: HttpRequest, code: str) -> HttpResponse:
+    """The member's calendar feed URL: shown to coordinators, issued anew (the old one stops
+    working) or revoked."""
+    me = registry.require_coordinator(_user(request), code)
+    member = me.member
+    if request.method == "POST":
+        if request.POST.get("act") == "revoke":
+            services.revoke_calendar_feeds(member, actor=me, by=_user(request))
+            messages.success(request, _("カレンダー配信URLを無効にしました。"))
+        else:
+            services.issue_calendar_feed(member, actor=me, by=_user(request))
+            messages.success(
+                request, _("新しいカレンダー配信URLを発行しました。以前のURLは使えなくなりました。")
+            )
+        return redirect("events:calendar_feed", code=code)
+    feed = member.calendar_feeds.filter(revoked_at__isnull=True).first()
+    url = request.build_absolute_uri(reverse("events:feed", args=[feed.token])) if feed else ""
+    return render(request, "events/calendar_feed.html", {"member": member, "me": me, "url": url})
+
+
+def feed(request: HttpRequest, token: str) -> HttpResponse:
+    """No login (calendar apps cannot): the secret URL is the key; a revoked one is 404."""
+    found = CalendarFeed.objects.filter(token=token, revoked_at__isnull=True).first()
+    if found is None:
+        raise Http404
+    response = HttpResponse(member_feed(found.member_id), content_type="text/calendar")
+    response["Cache-Control"] = "private, no-store"
+    response["X-Robots-Tag"] = "noindex"
     return response

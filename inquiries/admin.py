@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
@@ -25,7 +25,7 @@ from questions.admin import OwnedQuestionInline
 from questions.forms import AnswerForm
 
 from . import results, services
-from .models import Inquiry, Reply
+from .models import Inquiry, Invitation, Reply
 from .views import UploadForm
 
 PRIVACY_WARNING = gettext_lazy(
@@ -115,7 +115,7 @@ class ReopenForm(forms.Form):
 @admin.register(Inquiry)
 class InquiryAdmin(admin.ModelAdmin):
     form = InquiryForm
-    list_display = ("title", "kind", "status", "deadline", "response", "sent_at")
+    list_display = ("title", "kind", "state", "deadline", "response", "sent_at")
     list_filter = ("kind", "status")
     search_fields = ("title",)
     filter_horizontal = ("blocks", "prefectures")
@@ -142,20 +142,32 @@ class InquiryAdmin(admin.ModelAdmin):
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Inquiry]:
+        def count(model: Any, **where: Any) -> Any:
+            rows = model.objects.filter(inquiry=OuterRef("pk"), **where).order_by()
+            return Subquery(rows.values("inquiry").annotate(n=Count("pk")).values("n")[:1])
+
         return (
             super()
             .get_queryset(request)
             .annotate(
-                n_replies=Count("replies", distinct=True),
-                n_submitted=Count(
-                    "replies", filter=Q(replies__status=Reply.Status.SUBMITTED), distinct=True
-                ),
+                n_replies=count(Reply),
+                n_submitted=count(Reply, status=Reply.Status.SUBMITTED),
+                n_invited=count(Invitation),
             )
         )
 
+    @admin.display(description=gettext_lazy("状態"), ordering="status")
+    def state(self, obj: Inquiry) -> str:
+        if obj.status == Inquiry.Status.OPEN and obj.is_past_deadline():
+            return _("回答期限後（再開した団体のみ受付）")
+        return obj.get_status_display()
+
     @admin.display(description=gettext_lazy("回答"))
     def response(self, obj: Inquiry) -> str:
-        return f"{getattr(obj, 'n_submitted', 0)} / {getattr(obj, 'n_replies', 0)}"
+        # A 照会 asks each member (one reply each); a survey asks each attendee and makes a
+        # reply only when one answers.
+        asked = getattr(obj, "n_invited" if obj.is_survey else "n_replies", None) or 0
+        return f"{getattr(obj, 'n_submitted', None) or 0} / {asked}"
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and obj.status not in Inquiry.EDITABLE:

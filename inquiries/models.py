@@ -47,7 +47,6 @@ class Inquiry(models.Model):
         DRAFT = "draft", _("下書き")
         SCHEDULED = "scheduled", _("送信予約")
         OPEN = "open", _("回答受付中")
-        CLOSED = "closed", _("締切済み")
 
     kind = models.CharField(_("種類"), max_length=10, choices=Kind.choices, default=Kind.INQUIRY)
     title = models.CharField(_("件名"), max_length=200)

@@ -193,7 +193,7 @@ def _open(inquiry: Inquiry) -> None:
         _invite_attendees(inquiry)
     else:
         members = list(audience_members(inquiry).order_by("local_government_id"))
-        sets = [questions.start_answer_set(inquiry.question_set) for _m in members]
+        sets = questions.start_answer_sets(inquiry.question_set, len(members))
         Reply.objects.bulk_create(
             [
                 Reply(inquiry=inquiry, member=member, answer_set=answer_set)
@@ -291,24 +291,36 @@ def answer_url(inquiry: Inquiry, member: Member | None = None) -> str:
     )
 
 
-def _mail_context(inquiry: Inquiry, contact: Contact) -> dict[str, object]:
-    body = compile_body(inquiry.body) if inquiry.body.strip() else None
+NO_BODY = ("", "")  # reminders repeat only the title, the deadline and the link
+
+
+def _body(inquiry: Inquiry) -> tuple[str, str]:
+    """The request's body as text and sanitised HTML, rendered once per round of mail."""
+    if not inquiry.body.strip():
+        return "", ""
+    body = compile_body(inquiry.body)
+    return body.text, body.html
+
+
+def _mail_context(inquiry: Inquiry, contact: Contact, body: tuple[str, str]) -> dict[str, object]:
     return {
         "inquiry": inquiry,
         "contact": contact,
         "member_name": contact.member.name,
         "deadline": wareki(inquiry.deadline),
         "url": answer_url(inquiry, contact.member),
-        "body_text": body.text if body else "",
-        "body_html": body.html if body else "",
+        "body_text": body[0],
+        "body_html": body[1],
         "secretariat_email": settings.DEFAULT_FROM_EMAIL,
     }
 
 
-def _queue(template: str, inquiry: Inquiry, contact: Contact, kind: str) -> None:
+def _queue(
+    template: str, inquiry: Inquiry, contact: Contact, kind: str, body: tuple[str, str]
+) -> None:
     queue_mail(
         template,
-        _mail_context(inquiry, contact),
+        _mail_context(inquiry, contact, body),
         to=contact.email,
         kind=kind,
         contact_id=contact.pk,
@@ -323,6 +335,7 @@ def announce_inquiry(inquiry_id: int) -> int:
     if inquiry is None:
         return 0
     sent = 0
+    body = _body(inquiry)
     with transaction.atomic():
         if inquiry.is_survey:
             invitations = list(
@@ -331,7 +344,9 @@ def announce_inquiry(inquiry_id: int) -> int:
                 .select_related("contact__member__local_government__prefecture")
             )
             for invitation in invitations:
-                _queue("survey_request", inquiry, invitation.contact, OutgoingMail.Kind.INQUIRY)
+                _queue(
+                    "survey_request", inquiry, invitation.contact, OutgoingMail.Kind.INQUIRY, body
+                )
                 sent += 1
             Invitation.objects.filter(pk__in=[i.pk for i in invitations]).update(announced=True)
             return sent
@@ -343,7 +358,7 @@ def announce_inquiry(inquiry_id: int) -> int:
         people = mail_recipients([r.member_id for r in replies if r.member_id])
         for reply in replies:
             for contact in people.get(reply.member_id or 0, []):
-                _queue("inquiry_request", inquiry, contact, OutgoingMail.Kind.INQUIRY)
+                _queue("inquiry_request", inquiry, contact, OutgoingMail.Kind.INQUIRY, body)
                 sent += 1
         Reply.objects.filter(pk__in=[r.pk for r in replies]).update(announced_at=timezone.now())
     return sent
@@ -405,6 +420,8 @@ def save_reply(
     if reply.inquiry.is_survey:
         raise ValidationError(_("アンケートはアンケートの回答ページから回答してください。"))
     check_may_answer(reply, contact=contact, by=by, submit=submit)
+    # A submitted answer stays complete: changing it is submitting it again.
+    submit = submit or reply.is_submitted
     if contact is None and by is not None:
         via = VIA_SECRETARIAT if via == VIA_WEB else f"{VIA_SECRETARIAT}（{via}）"
     changed = questions.save_answers(
@@ -535,7 +552,11 @@ def remind_unsubmitted(inquiry: Inquiry, *, by: User | None = None, key: str | N
             inquiry=inquiry, answered=False, contact__is_active=True
         ).select_related("contact__member__local_government__prefecture"):
             _queue(
-                "survey_reminder", inquiry, invitation.contact, OutgoingMail.Kind.INQUIRY_REMINDER
+                "survey_reminder",
+                inquiry,
+                invitation.contact,
+                OutgoingMail.Kind.INQUIRY_REMINDER,
+                NO_BODY,
             )
             count += 1
     else:
@@ -545,7 +566,13 @@ def remind_unsubmitted(inquiry: Inquiry, *, by: User | None = None, key: str | N
         people = mail_recipients([r.member_id for r in now_open if r.member_id])
         for reply in now_open:
             for contact in people.get(reply.member_id or 0, []):
-                _queue("inquiry_reminder", inquiry, contact, OutgoingMail.Kind.INQUIRY_REMINDER)
+                _queue(
+                    "inquiry_reminder",
+                    inquiry,
+                    contact,
+                    OutgoingMail.Kind.INQUIRY_REMINDER,
+                    NO_BODY,
+                )
                 count += 1
     round_.recipients = count
     round_.save(update_fields=["recipients"])

@@ -149,6 +149,16 @@ class SuppressionQuerySet(models.QuerySet["Suppression"]):
         address of an erased person). EMAIL and EMAIL_HASH may be OuterRef()s."""
         return self.filter(Q(email=email, email__gt="") | Q(email_hash=email_hash))
 
+    def unmatched(self, contacts: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        """CONTACTS less those the rule above matches, written as one NOT EXISTS per half of
+        the rule, so that PostgreSQL anti-joins each half once instead of probing both indexes
+        per contact (audience counts over 100,000 contacts)."""
+        from django.db.models import Exists, OuterRef
+
+        by_address = self.filter(email=OuterRef("email"), email__gt="")
+        by_hash = self.filter(email_hash=OuterRef("email_hash"))
+        return contacts.exclude(Exists(by_address)).exclude(Exists(by_hash))
+
 
 class Suppression(models.Model):
     """An address that receives no bulletin at all, whatever the lists say.

@@ -1016,9 +1016,6 @@ class _Watch:
         self.since = 0
         self.at = time.monotonic()
         self.lease.beat_if_threadless()
-        status = (
-            Bulletin.objects.filter(pk=self.bulletin_id).values_list("status", flat=True).first()
-        ) or Bulletin.Status.CANCELLED
         mine = Delivery.objects.filter(
             pk__in=ids, claim_token=self.lease.token, status=Delivery.Status.SENDING
         )
@@ -1027,8 +1024,18 @@ class _Watch:
             # whose beat goes on while its sending is stuck) off the rest of this chunk.
             mine.update(claimed_at=timezone.now())
             self.claim_beat = time.monotonic()
-        gone = set(ids) - set(mine.values_list("pk", flat=True))
-        return status, gone
+        # One query while all is well: the rows still ours, of a bulletin still sending.
+        kept = set(
+            mine.filter(bulletin__status=Bulletin.Status.SENDING).values_list("pk", flat=True)
+        )
+        if kept:
+            return Bulletin.Status.SENDING, set(ids) - kept
+        status = (
+            Bulletin.objects.filter(pk=self.bulletin_id).values_list("status", flat=True).first()
+        ) or Bulletin.Status.CANCELLED
+        if status != Bulletin.Status.SENDING:
+            return status, set()
+        return status, set(ids)
 
 
 def _record(token: str, delivery: Delivery, outcome: Outcome) -> None:
@@ -1131,6 +1138,7 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
     more = False
     stopped = False
     lease = _Lease(bulletin_id)
+    breaker = _Breaker(bulletin_id)
     try:
         while True:
             if time.monotonic() >= deadline:
@@ -1139,7 +1147,7 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
             _token, rows = claim_deliveries(bulletin_id, limit=chunk, token=lease.token)
             if not rows:
                 break
-            stopped = not _send_chunk(lease, composer, transport, limiter, rows)
+            stopped = not _send_chunk(lease, breaker, composer, transport, limiter, rows)
             Bulletin.objects.filter(pk=bulletin_id).update(last_activity_at=timezone.now())
             if stopped:
                 break
@@ -1153,14 +1161,18 @@ def drain_bulletin(bulletin_id: int, *, budget: float | None = None) -> bool:
 
 
 def _send_chunk(
-    lease: _Lease, composer: Composer, transport: Any, limiter: RateLimiter, rows: list[Delivery]
+    lease: _Lease,
+    breaker: _Breaker,
+    composer: Composer,
+    transport: Any,
+    limiter: RateLimiter,
+    rows: list[Delivery],
 ) -> bool:
     """Send the claimed ROWS; returns False if the bulletin stopped meanwhile (what was not
     sent is handed back as its state says)."""
     step = transport.batch_size
     recorder = _Recorder(lease.token, at_least=step)
     watch = _Watch(composer.bulletin.pk, lease)
-    breaker = _Breaker(composer.bulletin.pk)
     rows = list(rows)
     index = 0
     while index < len(rows):
@@ -1194,10 +1206,11 @@ def _fail_fast() -> int:
     return int(_setting("MAILING_FAIL_FAST", 20))
 
 
-def _failure_kind(error: str) -> str:
-    """What two failures have in common when they have one cause: the reason without the
-    addresses it may name."""
-    return ADDRESS_RE.sub("<>", error).strip()
+def _without_addresses(error: str) -> str:
+    """A server's reply without the addresses it may name: what two failures of one cause
+    have in common, and what may be shown to any secretariat account (a bulletin's stop
+    reason names nobody)."""
+    return ADDRESS_RE.sub(_("（宛先）"), error).strip()
 
 
 ADDRESS_RE = re.compile(r"<?[^\s<>'\"]+@[^\s<>'\"]+>?")
@@ -1250,10 +1263,10 @@ def stop_failing_bulletin(bulletin_id: int, *, limit: int) -> bool:
             .order_by("pk")
             .values_list("error", flat=True)[: limit * 10]
         )
-        if len(errors) < limit or len({_failure_kind(e) for e in errors}) != 1:
+        if len(errors) < limit or len({_without_addresses(e) for e in errors}) != 1:
             return False
         bulletin.status = Bulletin.Status.FAILED
-        bulletin.failure_reason = errors[0]
+        bulletin.failure_reason = _without_addresses(errors[0])
         bulletin.last_activity_at = timezone.now()
         bulletin.save(update_fields=["status", "failure_reason", "last_activity_at", "updated_at"])
         audit(
@@ -1263,7 +1276,7 @@ def stop_failing_bulletin(bulletin_id: int, *, limit: int) -> bool:
             f"配信「{bulletin.subject}」は最初の {len(errors)} 件がすべて同じ理由で送れず停止",
         )
         emails.send_bulletin_stopped(bulletin, failed=len(errors))
-    logger.error("bulletin %s stopped: %s", bulletin_id, errors[0])
+    logger.error("bulletin %s stopped: %s", bulletin_id, bulletin.failure_reason)
     return True
 
 

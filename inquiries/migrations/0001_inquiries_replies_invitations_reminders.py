@@ -115,7 +115,6 @@ class Migration(migrations.Migration):
                             ("draft", "下書き"),
                             ("scheduled", "送信予約"),
                             ("open", "回答受付中"),
-                            ("closed", "締切済み"),
                         ],
                         default="draft",
                         max_length=10,

@@ -135,7 +135,9 @@ def test_it_tells_registrants_when_the_secretariat_moves_the_training(admin_clie
     data.pop("closes_at", None)
     data.pop("others_from", None)
 
-    response = admin_client.post(url, data)
+    asked = admin_client.post(url, data)
+    assert "変更点（変更前 → 変更後）" in asked.content.decode()
+    response = admin_client.post(url, {**data, "_confirm_change": "1"})
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert Notice.objects.filter(kind=Notice.Kind.CHANGED).count() == 3

@@ -66,6 +66,35 @@ def test_a_staff_member_registers_waits_and_is_promoted_after_a_cancellation(
     assert "https://meet.example.jp/renkei-2026" in page.locator("main").inner_text()
     mail = next(m for m in outbox.to(bob.email) if "繰り上げ" in m.subject)
     assert full_one.title in mail.subject
-    assert "鈴木 健太 様" in mail.text
+    assert "東京都江戸川区\nご担当者様\n" in mail.text  # nothing typed in the portal
     assert "\nhttps://meet.example.jp/renkei-2026\n" in mail.text
     assert f"\nhttp://localhost:8000/trainings/m/131237/{full_one.pk}/\n" in mail.text
+
+
+def test_a_coordinator_ticks_two_colleagues_and_adds_a_third_with_the_keyboard(
+    page, celery_worker, make_training, alice, bob, outbox
+):
+    from association import services as association
+
+    dave = association.add_contact(
+        alice.member, name="田中 一郎", email="dave@city.edogawa.example.jp"
+    )
+    training = make_training(title="自殺対策 全体研修会", capacity=30)
+    log_in(page, alice, outbox)
+    page.goto(f"/trainings/m/131237/{training.pk}/")
+    assert "受付中" in page.locator(".phase").inner_text()
+
+    page.get_by_label(bob.name).check()
+    page.get_by_label(dave.name).check()
+    page.get_by_label("氏名").fill("山田 花子")
+    page.get_by_label("メールアドレス").fill("hanako@city.edogawa.example.jp")
+    page.screenshot(path="/work/brief/shots/trainings/coordinator-form.png", full_page=True)
+    page.get_by_role("button", name="選んだ方を申し込む").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+
+    done = page.locator(".messages").inner_text()
+    for name in (bob.name, dave.name, "山田 花子"):
+        assert f"{name} さんの参加が確定しました" in done
+    page.screenshot(path="/work/brief/shots/trainings/coordinator-registered.png", full_page=True)
+    assert Registration.objects.filter(training=training).count() == 3

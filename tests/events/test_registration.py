@@ -274,7 +274,8 @@ def test_it_tells_every_registrant_when_the_time_changes(make_training, alice, b
     assert deliver_pending() == 2
     mail = outbox.to(bob.email)[-1]
     assert "【変更】" in mail.subject
-    assert "開始日時、終了日時" in mail.text
+    assert "■ 変更点（変更前 → 変更後）\n  開始日時: " in mail.text
+    assert "\n  終了日時: " in mail.text
 
 
 def test_it_tells_every_registrant_when_the_training_is_called_off(

@@ -17,6 +17,7 @@ from inquiries import services
 from inquiries.models import Reply
 from postbox.models import OutgoingMail
 from questions.models import AnswerChange
+from questions.values import clean_line
 
 from .conftest import answers, by_text, reply_of
 
@@ -136,7 +137,7 @@ def test_any_text_survives_the_chosahyo_download_and_upload(
 ):
     reply = reply_of(inquiry, edogawa)
     q = by_text(inquiry)
-    typed = answers(inquiry, {"担当課名": department or "課", "課題": issue})
+    typed = answers(inquiry, {"担当課名": clean_line(department) or "課", "課題": issue})
     try:
         services.save_reply(reply, typed, contact=alice)
     except ValidationError:

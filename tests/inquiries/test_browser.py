@@ -116,6 +116,11 @@ def test_an_inquiry_to_all_demo_members_answered_three_ways_reminded_counted_and
     path = mail_url(outbox, coordinators[web.pk], "【照会】")
     portal_log_in(municipality, coordinators[web.pk], path, outbox)
     questions = {q.text: q for q in inquiry.question_set.questions.all()}
+    municipality.get_by_role("button", name="提出する").click()
+    summary = municipality.locator(".error-summary")
+    assert "「担当課名」に回答してください（必須）。" in summary.inner_text()
+    assert municipality.evaluate("document.activeElement.classList.contains('error-summary')")
+    shot(municipality, "03a-portal-missing-answers")
     municipality.get_by_label("1. 担当課名").fill("健康部 保健予防課")
     municipality.get_by_label("2. 自殺対策の予算額").fill("１２，０００")
     municipality.locator(f"#id_q{questions['計画の策定状況'].pk}").get_by_label("策定済み").check()

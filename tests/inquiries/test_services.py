@@ -195,3 +195,14 @@ def test_a_question_type_cannot_change_once_answered(inquiry, edogawa, alice):
     question = by_text(inquiry)["自殺対策の予算額"]
     with pytest.raises(ValidationError):
         services.questions.save_question(inquiry.question_set, question, kind="short_text")
+
+
+def test_a_submitted_answer_stays_complete_when_the_coordinator_changes_it(inquiry, edogawa, alice):
+    reply = reply_of(inquiry, edogawa)
+    services.save_reply(reply, answers(inquiry), contact=alice, submit=True)
+    q = by_text(inquiry)
+    with pytest.raises(ValidationError):  # a "draft" that blanks a required answer
+        services.save_reply(reply, {q["計画の策定状況"].pk: ""}, contact=alice)
+    services.save_reply(reply, {q["課題"].pk: "修正しました"}, contact=alice)
+    reply.refresh_from_db()
+    assert reply.is_submitted

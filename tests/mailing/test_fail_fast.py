@@ -106,6 +106,9 @@ def test_it_stops_for_one_cause_even_when_each_refusal_names_its_address(
 
     assert bulletin.status == Bulletin.Status.FAILED
     assert "Relay access denied" in bulletin.failure_reason
+    # The reason is shown to every secretariat account and mailed: it names nobody.
+    assert "@" not in bulletin.failure_reason
+    assert "@" not in OutgoingMail.objects.get(kind=OutgoingMail.Kind.SECRETARIAT_REPORT).text
 
 
 @pytest.mark.django_db

@@ -195,3 +195,9 @@ def test_a_copy_has_the_same_questions_and_no_answers(survey):
     copy = services.copy_question_set(survey, title="令和9年度")
     assert [q.text for q in copy.questions.all()] == [q.text for q in survey.questions.all()]
     assert not Answer.objects.filter(question__question_set=copy).exists()
+
+
+def test_many_answer_sets_start_at_once_each_with_its_id(survey):
+    sets = services.start_answer_sets(survey, 3)
+    assert len({s.pk for s in sets}) == 3 and all(s.pk for s in sets)
+    assert all(s.revision == 0 and s.question_set_id == survey.pk for s in sets)

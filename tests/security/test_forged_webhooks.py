@@ -195,3 +195,15 @@ def test_production_without_the_webhook_secret_fails_the_deploy_check(tmp_path):
 
     assert result.returncode != 0
     assert "renkei.E002" in result.stderr and "ANYMAIL_WEBHOOK_SECRET" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_provider_whose_events_renkei_does_not_read_is_a_warning_and_mounts_nothing(
+    client, settings
+):
+    settings.PRODUCTION = True
+    settings.MAILING_EMAIL_BACKEND = "anymail.backends.mailjet.EmailBackend"
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "renkei:secret"}
+
+    assert [p.id for p in check_provider_webhooks()] == ["renkei.W003"]
+    assert client.post("/mail/anymail/mailjet/tracking/", data={}).status_code == 404
