@@ -54,5 +54,7 @@ def test_the_secretariat_sees_which_mail_failed_and_why(page, registry, smtp, tm
     row.locator("th a").click()
     main = page.locator("#content")
     expect(main).to_contain_text("550 5.1.1")
-    expect(main).to_contain_text("ご担当者様")  # the welcome names no one (nothing typed in the portal)
+    expect(main).to_contain_text(
+        "ご担当者様"
+    )  # the welcome names no one (nothing typed in the portal)
     _shot(page, tmp_path, "failed-detail")
