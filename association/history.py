@@ -37,6 +37,8 @@ ACTION_LABELS = {
     "training_called_off": _("研修会の中止"),
     "training_duplicated": _("研修会の複製"),
     "training_mailed": _("参加者へのメール"),
+    "calendar_feed_issued": _("カレンダー配信URLの発行"),
+    "calendar_feed_revoked": _("カレンダー配信URLの無効化"),
     "registration_cancelled": _("申込みの取消"),
     "registration_substituted": _("参加者の交代"),
     "registration_on_behalf": _("事務局による代理申込み"),
