@@ -26,7 +26,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from . import accounts, member_import, privacy, services
 from .admin_import import MEMBERS, import_urls
 from .admin_lists import CachedValuesFilter, CappedPaginator
-from .forms import HandOverForm, MembershipChangeForm
+from .forms import HandOverForm, MembershipChangeForm, refuse_control_characters
 from .history import action_label, member_history
 from .models import (
     Agreement,
@@ -229,8 +229,33 @@ class LocalGovernmentAdmin(FoldedSearchMixin, admin.ModelAdmin):
         return False
 
 
+class LoadedMemberFormSet(forms.BaseInlineFormSet):
+    """The rows of a member's inline get the member the change page already loaded (with its
+    government, prefecture and block), instead of each row fetching it again for its label.
+    At most SHOWN rows when set: the rest are one link away (the member's story links them)."""
+
+    shown: int | None = None
+
+    def get_queryset(self) -> Any:
+        if not hasattr(self, "_rows"):
+            rows = super().get_queryset()  # evaluated once, kept for every form
+            self._rows = list(rows[: self.shown] if self.shown else rows)
+            if self.instance.pk is not None:
+                for row in self._rows:
+                    setattr(row, self.fk.name, self.instance)
+        return self._rows
+
+
+class FirstContactsFormSet(LoadedMemberFormSet):
+    shown = 10
+
+
 class ContactInline(PersonalDataAdminMixin, admin.TabularInline):
+    """A member's contacts, the active first; the first FirstContactsFormSet.shown of them, so
+    that the page stays the same size however many past contacts a member has kept."""
+
     model = Contact
+    formset = FirstContactsFormSet
     requires_personal_permission = True
     fields = ("name", "kana", "department", "title", "email", "phone", "role", "is_active")
     readonly_fields = fields
@@ -239,8 +264,7 @@ class ContactInline(PersonalDataAdminMixin, admin.TabularInline):
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Contact]:
-        # Each row's label names its member (Contact.__str__): one query, not three per row.
-        return super().get_queryset(request).select_related("member__local_government__prefecture")
+        return super().get_queryset(request).order_by("-is_active", "kana", "id")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -248,10 +272,14 @@ class ContactInline(PersonalDataAdminMixin, admin.TabularInline):
 
 class MembershipEventInline(admin.TabularInline):
     model = MembershipEvent
+    formset = LoadedMemberFormSet
     fields = ("effective_on", "action", "kind", "note", "recorded_by", "recorded_at")
     readonly_fields = fields
     extra = 0
     can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MembershipEvent]:
+        return super().get_queryset(request).select_related("recorded_by")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -368,7 +396,58 @@ class MemberAdmin(FoldedSearchMixin, admin.ModelAdmin):
         own.append(
             path("export/", wrap(self.export_view), name="association_member_export"),
         )
+        own.append(
+            path(
+                "<int:pk>/view-portal/",
+                wrap(self.view_portal_view),
+                name="association_member_view_portal",
+            ),
+        )
         return own + import_urls(self, MEMBERS) + super().get_urls()
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        from . import view_as
+
+        extra_context = {
+            **(extra_context or {}),
+            "can_view_portal": view_as.may_view_as(request.user),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def view_portal_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Asks, then starts the read-only view of this member's portal (association/view_as.py)."""
+        from . import view_as
+
+        if not view_as.may_view_as(request.user):
+            raise PermissionDenied
+        member = get_object_or_404(Member.objects.select_related("local_government"), pk=pk)
+        if request.method == "POST":
+            try:
+                view_as.start(request, member)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return HttpResponseRedirect(
+                    reverse("admin:association_member_change", args=[member.pk])
+                )
+            return HttpResponseRedirect(reverse("portal:member", args=[member.local_government_id]))
+        coordinator = (
+            member.contacts.portal().filter(role=Contact.Role.COORDINATOR).order_by("id").first()
+        )
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "member": member,
+            "coordinator": coordinator,
+            "minutes": int(view_as.LASTS.total_seconds() // 60),
+            "title": _("この団体としてポータルを見る（閲覧のみ）"),
+        }
+        return render(request, "admin/association/member/view_portal.html", ctx)
 
     def export_view(self, request: HttpRequest) -> HttpResponse:
         """The member list with agreements and contact counts, in the columns the roster
@@ -485,6 +564,7 @@ class ContactAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        refuse_control_characters(self)
         member = data.get("member") or getattr(self.instance, "member", None)
         raw = data.get("email")
         if raw and member is not None:

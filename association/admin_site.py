@@ -26,6 +26,7 @@ from django_otp.admin import OTPAdminSite
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import accounts
+from .backends import PASSWORD_BACKEND
 from .models import User
 
 ENROL_SESSION_KEY = "secretariat_enrolment"
@@ -178,7 +179,7 @@ class SecretariatAdminSite(OTPAdminSite):
                 context = {**self.each_context(request), "title": _("回復コード"), "codes": codes}
                 device.refresh_from_db()
                 user.otp_device = device  # type: ignore[attr-defined]
-                auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                auth_login(request, user, backend=PASSWORD_BACKEND)
                 return render(request, "admin/recovery_codes.html", context)
         return render(request, "admin/enrol_second_factor.html", context)
 

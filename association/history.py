@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import CharField, DateTimeField, F, IntegerField, Q, QuerySet, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import AuditEntry, Member, MembershipEvent, User
+from .models import AuditEntry, Contact, Member, MembershipEvent, render_summary
 from .nendo import wareki
 
 # Every act the apps record through association.services.audit(), by its code. An unknown code
@@ -43,6 +45,10 @@ ACTION_LABELS = {
     "registration_substituted": _("参加者の交代"),
     "registration_on_behalf": _("事務局による代理申込み"),
     "registration_confirmed_out_of_turn": _("キャンセル待ちからの参加確定（順番外）"),
+    "registration_moved_to_waiting_list": _("参加確定からキャンセル待ちへの移動"),
+    "waiting_list_reordered": _("キャンセル待ちの並べ替え"),
+    "portal_viewed_as_member": _("ポータルの閲覧のみ表示（事務局）"),
+    "portal_view_as_ended": _("ポータルの閲覧のみ表示の終了"),
     "attendance_marked": _("出欠の記録"),
     "bulletin_scheduled": _("会報の送信予約"),
     "bulletin_started": _("会報の送信開始"),
@@ -83,50 +89,105 @@ class HistoryLine:
     by: str
 
 
-def _who(user: User | None) -> str:
-    if user is None:
-        return str(_("システム"))
-    return user.get_full_name() or user.get_username()
-
-
 def member_history(member: Member, *, show_people: bool, limit: int = 50) -> list[HistoryLine]:
     """MEMBER's membership events (joined, left with its reason, rejoined…) and the acts
-    recorded on it and on its contacts, newest first, in three queries."""
-    lines = []
-    for event in MembershipEvent.objects.filter(member=member).select_related("recorded_by")[
-        :limit
-    ]:
-        moment = timezone.make_aware(dt.datetime.combine(event.effective_on, dt.time()))
-        lines.append(
-            HistoryLine(
-                at=moment,
-                when=wareki(event.effective_on),
-                what=str(event.get_action_display()),
-                detail=event.note,
-                by=_who(event.recorded_by),
-            )
+    recorded on it and on its contacts, newest first, in one query: both kinds of row as the
+    same columns (an act once per person it links, so that no second query fetches them)."""
+    columns = ("source", "row_id", "at", "act", "text", "username", "first", "last")
+    people = ("link_role", "link_contact", "link_name")
+    events = (
+        MembershipEvent.objects.filter(member=member)
+        .annotate(
+            source=Value("event"),
+            row_id=F("pk"),
+            at=Cast("effective_on", DateTimeField()),
+            act=F("action"),
+            text=F("note"),
+            username=F("recorded_by__username"),
+            first=F("recorded_by__first_name"),
+            last=F("recorded_by__last_name"),
+            link_role=Value(None, output_field=CharField()),
+            link_contact=Value(None, output_field=IntegerField()),
+            link_name=Value(None, output_field=CharField()),
         )
-    contact_ids = [str(pk) for pk in member.contacts.values_list("pk", flat=True)]
-    entries = (
-        AuditEntry.objects.filter(
-            Q(object_type="member", object_id=str(member.pk))
-            | Q(object_type="contact", object_id__in=contact_ids)
-        )
-        .exclude(action__in=["joined", "rejoined", "left", "kind_changed", "guest_registered"])
-        .select_related("actor")
-        .prefetch_related("person_links__contact")
-        .order_by("-created_at", "-id")[:limit]
+        .values(*columns, *people)
+        .order_by()
     )
-    for entry in entries:
-        local = timezone.localtime(entry.created_at)
-        lines.append(
-            HistoryLine(
-                at=entry.created_at,
-                when=f"{wareki(local)} {local:%H:%M}",
-                what=action_label(entry.action),
-                detail=entry.render(show_people=show_people),
-                by=_who(entry.actor),
+    contact_ids = (
+        Contact.objects.filter(member=member)
+        .annotate(as_text=Cast("pk", CharField()))
+        .values("as_text")
+    )
+
+    def acts(on: Q) -> QuerySet[AuditEntry, dict[str, Any]]:
+        return (
+            AuditEntry.objects.filter(on)
+            .exclude(action__in=MEMBERSHIP_ACTIONS)
+            .annotate(
+                source=Value("audit"),
+                row_id=F("pk"),
+                at=F("created_at"),
+                act=F("action"),
+                text=F("summary"),
+                username=F("actor__username"),
+                first=F("actor__first_name"),
+                last=F("actor__last_name"),
+                link_role=F("person_links__role"),
+                link_contact=F("person_links__contact_id"),
+                link_name=F("person_links__contact__name"),
             )
+            .values(*columns, *people)
+            .order_by()
         )
+
+    # Two parts, not one OR: each is then a range of the audit log's (object_type, object_id)
+    # index instead of a scan of the whole log.
+    on_member = acts(Q(object_type="member", object_id=str(member.pk)))
+    on_contacts = acts(Q(object_type="contact", object_id__in=contact_ids))
+    # An act links at most a few people (old and new): enough rows for LIMIT acts.
+    most = limit * LINKS_PER_ACT
+    rows = list(events.union(on_member, on_contacts, all=True).order_by("-at", "-row_id")[:most])
+    grouped: dict[tuple[str, int], dict] = {}
+    for row in rows:
+        line = grouped.setdefault((row["source"], row["row_id"]), {**row, "people": {}})
+        if row["link_role"] is not None:
+            line["people"][row["link_role"]] = (row["link_contact"], row["link_name"])
+    if len(rows) == most:
+        # The cut may have fallen among the last act's people: that act waits for a longer page.
+        grouped.pop(next(reversed(grouped)))
+    lines = [_line(row, show_people=show_people) for row in grouped.values()]
     lines.sort(key=lambda line: line.at, reverse=True)
     return lines[:limit]
+
+
+# The membership events tell these acts (with their date and reason); their audit entries
+# would say the same twice.
+MEMBERSHIP_ACTIONS = ["joined", "rejoined", "left", "kind_changed", "guest_registered"]
+LINKS_PER_ACT = 3
+
+
+def _line(row: dict, *, show_people: bool) -> HistoryLine:
+    # As User.get_full_name() or get_username(); no one recorded it: the system did.
+    full_name = f"{row['first'] or ''} {row['last'] or ''}".strip()
+    by = full_name or row["username"] or str(_("システム"))
+    if row["source"] == "event":
+        day = (
+            timezone.localtime(row["at"]).date()
+            if isinstance(row["at"], dt.datetime)
+            else row["at"]
+        )
+        return HistoryLine(
+            at=timezone.make_aware(dt.datetime.combine(day, dt.time())),
+            when=wareki(day),
+            what=str(MembershipEvent.Action(row["act"]).label),
+            detail=row["text"],
+            by=by,
+        )
+    local = timezone.localtime(row["at"])
+    return HistoryLine(
+        at=row["at"],
+        when=f"{wareki(local)} {local:%H:%M}",
+        what=action_label(row["act"]),
+        detail=render_summary(row["text"], row["people"], show_people=show_people),
+        by=by,
+    )

@@ -452,6 +452,7 @@ def _clean_row(
         if name not in raw:
             continue
         try:
+            services.refuse_control_characters({name: raw[name]})
             if name == "email":
                 values[name] = services.normalise_email(raw[name])
             elif name == "role":

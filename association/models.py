@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -194,6 +195,9 @@ class Member(models.Model):
         ordering = ["local_government_id"]
         verbose_name = _("会員団体")
         verbose_name_plural = _("会員団体")
+        permissions = [
+            ("view_portal_as_member", _("会員団体としてポータルを閲覧（閲覧のみ）")),
+        ]
 
     def __str__(self) -> str:
         return self.local_government.full_name
@@ -305,9 +309,20 @@ class ContactQuerySet(models.QuerySet["Contact"]):
             updated_at__lt=timezone.make_aware(dt.datetime.combine(start, dt.time()))
         )
 
+    def taking_training_copies(self, member: Member) -> ContactQuerySet:
+        """MEMBER's coordinators who receive a copy of the training mails sent to their
+        colleagues: the active ones who have not turned it off."""
+        return self.active().filter(
+            member=member, role=Contact.Role.COORDINATOR, receives_training_copies=True
+        )
+
     def for_user(self, user: User) -> ContactQuerySet:
         """The contact record (one at most) through which USER may use the portal: by the
-        contact's own login key, never by address."""
+        contact's own login key, never by address; while the secretariat views a member's
+        portal read-only (association/view_as.py), the coordinator it is shown as."""
+        viewed = getattr(user, "portal_view_as", None)
+        if viewed is not None:
+            return self.portal().filter(pk=viewed)
         return self.portal().filter(user=user)
 
 
@@ -334,6 +349,9 @@ class Contact(models.Model):
     )
     role = models.CharField(_("役割"), max_length=20, choices=Role.choices, default=Role.STAFF)
     is_active = models.BooleanField(_("有効"), default=True)
+    # A coordinator's copy of the training mails sent to colleagues (events.emails.queue_copies);
+    # on unless she turns it off, and read only while she is a coordinator.
+    receives_training_copies = models.BooleanField(_("研修メールの写しを受け取る"), default=True)
     # The contact's own login, tied by this key and never by comparing addresses: services
     # create it with the contact and keep its address, its state and its sessions in step with
     # the contact (association.services._sync_login).
@@ -376,6 +394,8 @@ class Contact(models.Model):
             models.Index(fields=["email_hash"]),
             # The admin's list (ordering): a page read in order, not 100,000 rows sorted.
             models.Index(fields=["member", "kana", "id"], name="contact_listed"),
+            # The home page's "not checked since 1 April" (人事異動): a range, not a scan.
+            models.Index(fields=["updated_at"], name="contact_checked"),
         ]
 
     def __str__(self) -> str:
@@ -437,6 +457,10 @@ class AuditEntry(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name = _("変更履歴")
         verbose_name_plural = _("変更履歴")
+        indexes = [
+            # A member's history (association/history.py) finds its acts by object.
+            models.Index(fields=["object_type", "object_id"], name="audit_object"),
+        ]
 
     def __str__(self) -> str:
         from django.utils import timezone
@@ -448,17 +472,10 @@ class AuditEntry(models.Model):
     def render(self, *, show_people: bool) -> str:
         """The summary with each {role} replaced by the person linked under that role: their
         current name, or only their id for a viewer who may not see personal data."""
-        people = {link.role: link.contact for link in self.person_links.all()}
-
-        def person(match: re.Match[str]) -> str:
-            contact = people.get(match.group(1))
-            if contact is None:
-                return match.group(0)
-            if show_people:
-                return contact.name
-            return _("担当者#%(id)d") % {"id": contact.pk}
-
-        return PLACEHOLDER.sub(person, self.summary)
+        people = {
+            link.role: (link.contact.pk, link.contact.name) for link in self.person_links.all()
+        }
+        return render_summary(self.summary, people, show_people=show_people)
 
 
 def _keep(row: models.Model, save_kwargs: dict[str, Any], **derived: str) -> None:
@@ -473,6 +490,24 @@ def _keep(row: models.Model, save_kwargs: dict[str, Any], **derived: str) -> Non
 
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+def render_summary(
+    summary: str, people: Mapping[str, tuple[int, str]], *, show_people: bool
+) -> str:
+    """An audit SUMMARY with each {role} replaced by the person PEOPLE links under that role
+    (their id and current name): the name for a viewer who may see personal data, else only
+    the id. The one rendering of an entry, whether it was read as a row or as columns."""
+
+    def person(match: re.Match[str]) -> str:
+        linked = people.get(match.group(1))
+        if linked is None:
+            return match.group(0)
+        if show_people:
+            return linked[1]
+        return _("担当者#%(id)d") % {"id": linked[0]}
+
+    return PLACEHOLDER.sub(person, summary)
 
 
 class AuditPerson(models.Model):

@@ -104,7 +104,8 @@ privacy.no_personal_data(Agreement)
 # is. Its change history names the person who changed an answer under the caller's opaque
 # reference "contact:<id>" (questions.services.forget_actor). The answers themselves belong to
 # their owner's answer set (a registration, a municipality's reply to a 照会): the owning app
-# erases or keeps them when it links its answer sets to a contact (not yet on main).
+# erases or keeps them (a registration's answers go with the person:
+# events.services.erase_training_answers, through contact_erased).
 
 
 def _forget_answer_history(erasure: Erasure) -> int:

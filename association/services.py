@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,16 @@ from .signals import (
 )
 
 CONTACT_FIELDS = ("name", "kana", "department", "title", "email", "phone", "role")
+
+# A contact's one-line fields: each reaches a mail header (a recipient's display name) or a
+# paper (宛名, 名札, 出席簿), where a line break or another control character would split a
+# header or a line. They are refused at input, never folded, so that what is stored is what
+# the person typed (refuse_control_characters; the admin form, the portal forms and the
+# contact import all go through it).
+ONE_LINE_CONTACT_FIELDS = ("name", "kana", "department", "title")
+# C0 and C1 controls (CR, LF, TAB, NUL, ESC, NEL...) and the Unicode line and paragraph
+# separators. Spaces, the full-width space included, are ordinary text.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # --- small normalisers ---------------------------------------------------------------------
@@ -415,7 +426,26 @@ def record_agreement(
 # --- contacts and their accounts -------------------------------------------------------------
 
 
+def refuse_control_characters(values: Mapping[str, Any]) -> None:
+    """Refuse a contact's one-line field (ONE_LINE_CONTACT_FIELDS) that holds a line break or
+    another control character, with a message naming the field. Raises
+    ValidationError({field: …}) for every such field in VALUES; other keys are not looked at."""
+    errors: dict[str, ValidationError] = {}
+    for key in ONE_LINE_CONTACT_FIELDS:
+        value = values.get(key)
+        if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+            label = getattr(Contact._meta.get_field(key), "verbose_name", key)
+            errors[key] = ValidationError(
+                _("%(label)sに改行や制御文字は使えません（宛名や見出しに載るため）。")
+                % {"label": label},
+                code="control_character",
+            )
+    if errors:
+        raise ValidationError(errors)
+
+
 def _clean_contact_fields(values: dict[str, Any]) -> dict[str, Any]:
+    refuse_control_characters(values)
     cleaned: dict[str, Any] = {}
     for key in CONTACT_FIELDS:
         if key not in values:
@@ -602,6 +632,26 @@ def update_contact(contact: Contact, *, by: User | None = None, **values: Any) -
 
 
 @transaction.atomic
+def set_training_copies(contact: Contact, *, on: bool, by: User | None = None) -> Contact:
+    """A coordinator turns the copies of her colleagues' training mails on or off. Only a
+    coordinator may: staff get no copies, so a switch for them would promise something."""
+    if not contact.is_coordinator:
+        raise PermissionDenied(_("この操作は取りまとめ担当の方のみ行えます。"))
+    if contact.receives_training_copies == on:
+        return contact
+    contact.receives_training_copies = on
+    contact.save(update_fields=["receives_training_copies", "updated_at"])
+    done = "受け取る" if on else "受け取らない"
+    audit(
+        by,
+        "contact_updated",
+        contact,
+        f"{contact.member.name}: 担当者 {{contact}} が研修メールの写しを{done}ように変更",
+    )
+    return contact
+
+
+@transaction.atomic
 def deactivate_contact(contact: Contact, *, by: User | None = None) -> Contact:
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     if not contact.is_active:
@@ -765,7 +815,11 @@ def portal_memberships(user: User, *, address: str) -> list[Contact]:
     """The memberships a person who logged in with a code mailed to ADDRESS may enter: the
     contact of their own login and, when the same address is an active contact of other
     members too, those contacts (each has its own login; the person switches between them,
-    see switch_login()). The address counts only while it is still this login's address."""
+    see switch_login()). The address counts only while it is still this login's address.
+    Nothing while the secretariat views a member's portal read-only (association.view_as): a
+    switch would log them in as that person."""
+    if getattr(user, "portal_view_as", None) is not None:
+        return []
     if not address or address != user.email:
         return list(Contact.objects.for_user(user).select_related("member__local_government"))
     logins = logins_for_address(address)

@@ -70,7 +70,8 @@ def check_xlsx(data: bytes) -> None:
     check_size(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        # NotImplementedError: a damaged header naming a zip version or method zipfile lacks
         raise _broken() from None
     with archive:
         members = archive.infolist()

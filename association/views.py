@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .adapters import LOGIN_ADDRESS_SESSION_KEY
+from .backends import PASSWORD_BACKEND
 from .forms import ContactForm, HandOverForm
 from .models import User
 
@@ -28,6 +29,9 @@ def _login_address(request: HttpRequest) -> str:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    seen = getattr(request, "portal_view_as", None)
+    if seen is not None:
+        return redirect("portal:member", code=seen["code"])
     user = _user(request)
     contacts = services.portal_memberships(user, address=_login_address(request))
     if len(contacts) == 1 and contacts[0].user_id == user.pk:
@@ -41,7 +45,7 @@ def switch_member(request: HttpRequest, code: str) -> HttpResponse:
     """Enter another membership of the same address: log in to that contact's own login."""
     address = _login_address(request)
     target = services.switch_login(_user(request), address=address, code=code)
-    auth_login(request, target, backend="django.contrib.auth.backends.ModelBackend")
+    auth_login(request, target, backend=PASSWORD_BACKEND)
     request.session[LOGIN_ADDRESS_SESSION_KEY] = address
     return redirect("portal:member", code=code)
 
@@ -53,6 +57,22 @@ def member_home(request: HttpRequest, code: str) -> HttpResponse:
     contacts = member.contacts.active().order_by("role", "kana", "id")
     ctx = {"member": member, "me": me, "contacts": contacts}
     return render(request, "portal/home.html", ctx)
+
+
+@login_required
+@require_POST
+def training_copies(request: HttpRequest, code: str) -> HttpResponse:
+    """A coordinator's own switch for the copies of her colleagues' training mails."""
+    me = services.require_coordinator(_user(request), code)
+    on = request.POST.get("copies") == "on"
+    services.set_training_copies(me, on=on, by=_user(request))
+    if on:
+        messages.success(request, _("同僚の方への研修会のメールの写しを受け取ります。"))
+    else:
+        messages.success(
+            request, _("同僚の方への研修会のメールの写しを受け取らないようにしました。")
+        )
+    return redirect("portal:member", code=code)
 
 
 def _apply_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
@@ -112,3 +132,18 @@ def contact_hand_over(request: HttpRequest, code: str, pk: int) -> HttpResponse:
             return redirect("portal:member", code=code)
     ctx = {"member": member, "contact": contact, "form": form}
     return render(request, "portal/hand_over.html", ctx)
+
+
+@login_required
+@require_POST
+def view_as_end(request: HttpRequest) -> HttpResponse:
+    """End the secretariat's read-only view of a member's portal (association/view_as.py)."""
+    from django.urls import reverse
+
+    from . import view_as
+
+    seen = request.session.get(view_as.SESSION_KEY)
+    view_as.end(request)
+    if seen is None:
+        return redirect("portal:home")
+    return redirect(reverse("admin:association_member_change", args=[seen["member"]]))

@@ -7,10 +7,11 @@
 Every current municipality of the registry (about 1,740) becomes a member with a coordinator
 and a staff member.
 
-  1. send: send_inquiry() (the audience fixed, one reply and answer set per member) and
-     announce_inquiry() (the request mail rendered and queued for each coordinator) — what the
-     secretariat's 送信 and the worker pay; the baseline queues the same number of messages of
-     the same size with postbox.queue_mail in one transaction (the postbox's own floor).
+  1. send: send_inquiry() (the audience fixed, one reply and answer set per member),
+     announce_inquiry() (one bulletin naming each coordinator) and the bulletin's snapshot
+     (one Delivery per address) — what the secretariat's 送信 and the worker pay before the
+     pipeline sends; the baseline snapshots an ordinary list bulletin to the same people
+     (all members, coordinators only), the pipeline's own floor.
   2. count: summary() and export_xlsx() over every member's submitted answer; the baseline
      reads the same answers with one bare query (values_list), the floor of any aggregate.
 The bench uses its own database (<name>_bench_inquiries on PostgreSQL, dropped and re-created;
@@ -22,44 +23,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.own_database import use_own_database  # noqa: E402
+
 
 def setup(var: Path) -> str:
-    os.environ["RENKEI_VAR_DIR"] = str(var)
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        import psycopg
-
-        parsed = urlparse(url)
-        name = f"{parsed.path.lstrip('/') or 'renkei'}_bench_inquiries"
-        admin = parsed._replace(path="/postgres").geturl()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{name}").geturl()
-    else:
-        os.environ["SQLITE_PATH"] = str(var / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # The worker is not what is measured: tasks queued on commit go nowhere.
     os.environ["CELERY_BROKER_URL"] = f"filesystem://{var}/broker"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    call_command("load_local_governments", verbosity=0)
-    from django.db import connection
-
-    return connection.vendor
+    return use_own_database(var, "bench_inquiries", registry=True)
 
 
 def make_members() -> int:
@@ -99,36 +76,41 @@ def make_inquiry():  # type: ignore[no-untyped-def]
 
 
 def bench_send(inquiry) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    from django.db import transaction
-
     from inquiries import services
-    from postbox.models import OutgoingMail
-    from postbox.services import queue_mail
+    from mailing import services as mailing
+    from mailing.models import Bulletin, MailingList
 
     started = time.perf_counter()
     services.send_inquiry(inquiry)
     opened = time.perf_counter()
-    queued = services.announce_inquiry(inquiry.pk)
+    named = services.announce_inquiry(inquiry.pk)
+    announced = time.perf_counter()
+    (request,) = Bulletin.objects.filter(addressed=True)
+    snapshotted = mailing.snapshot_audience(request.pk)
     done = time.perf_counter()
-    sample = OutgoingMail.objects.filter(kind=OutgoingMail.Kind.INQUIRY).first()
-    assert sample is not None
+    # The baseline: the same people as an ordinary list's audience (every member's
+    # coordinator), snapshotted by the same INSERT … SELECT from the list's rule.
+    coordinators = MailingList.objects.create(
+        name="取りまとめ担当",
+        slug="bench-coordinators",
+        all_members=True,
+        contact_roles=["coordinator"],
+    )
+    bulletin = mailing.save_bulletin(
+        None, mailing_list=coordinators, subject=request.subject, body=request.body
+    )
+    mailing.start_bulletin(bulletin)
     base_start = time.perf_counter()
-    with transaction.atomic():
-        for n in range(queued):
-            queue_mail(
-                to=f"b{n}@bench.example.jp",
-                subject=sample.subject,
-                text=sample.text,
-                html=sample.html,
-                kind=OutgoingMail.Kind.OTHER,
-            )
+    base_rows = mailing.snapshot_audience(bulletin.pk)
     base_done = time.perf_counter()
+    assert named == snapshotted == base_rows, (named, snapshotted, base_rows)
     return {
-        "messages": queued,
+        "messages": named,
         "open_s": opened - started,
-        "announce_s": done - opened,
+        "announce_s": announced - opened,
+        "snapshot_s": done - announced,
         "send_total_s": done - started,
-        "baseline_queue_s": base_done - base_start,
+        "baseline_list_snapshot_s": base_done - base_start,
     }
 
 
@@ -168,18 +150,17 @@ def bench_count(inquiry) -> dict[str, float]:  # type: ignore[no-untyped-def]
 
 def main() -> None:
     var = BASE_DIR / "var" / "bench-inquiries"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
     vendor = setup(var)
     members = make_members()
     inquiry = make_inquiry()
     send = bench_send(inquiry)
     count = bench_count(inquiry)
-    print(f"{vendor}: {members} members, {send['messages']} request mails")
+    print(f"{vendor}: {members} members, {send['messages']} coordinators named")
     print(
         f"  send   open {send['open_s']:.2f} s + announce {send['announce_s']:.2f} s"
-        f" = {send['send_total_s']:.2f} s; baseline queue_mail x{send['messages']}:"
-        f" {send['baseline_queue_s']:.2f} s ({send['send_total_s'] / send['baseline_queue_s']:.2f}x)"
+        f" + snapshot {send['snapshot_s']:.2f} s; baseline list snapshot of the same people:"
+        f" {send['baseline_list_snapshot_s']:.2f} s"
+        f" (snapshot {send['snapshot_s'] / send['baseline_list_snapshot_s']:.2f}x)"
     )
     print(
         f"  count  summary {count['summary_s']:.2f} s, export {count['export_s']:.2f} s"

@@ -343,6 +343,11 @@ class World:
             )
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
+        # Bulk inserts send no model signals: say, as any bulk write must, that the audiences
+        # changed, so that the lists' kept recipient counts are counted again (mailing/audience.py).
+        from mailing.audience import audience_changed
+
+        audience_changed()
 
 
 # --- the pages -----------------------------------------------------------------------------

@@ -23,15 +23,16 @@ import argparse
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
+
+from bench.own_database import use_own_database  # noqa: E402
+
 TEXT = "佐藤 美咲 様\n\n令和8年度 全体研修会への参加が確定しました。\n\nhttps://renkei.example.jp/trainings/42/\n"
 
 
@@ -43,34 +44,6 @@ def sink_process(port_queue: Any, stop: Any) -> None:
         while not stop.is_set():
             time.sleep(0.1)
         port_queue.put(sink.handler.total())
-
-
-def setup(var: Path) -> str:
-    """Point Django at the bench's own database and migrate it; returns the vendor."""
-    os.environ["RENKEI_VAR_DIR"] = str(var)
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        import psycopg
-
-        parsed = urlparse(url)
-        name = f"{parsed.path.lstrip('/') or 'renkei'}_bench_postbox"
-        admin = parsed._replace(path="/postgres").geturl()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{name}").geturl()
-    else:
-        os.environ["SQLITE_PATH"] = str(var / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from django.db import connection
-
-    return connection.vendor
 
 
 def bench_queue(n: int) -> dict[str, float]:
@@ -145,9 +118,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     args = parser.parse_args()
     var = Path(os.environ.get("RENKEI_VAR_DIR", BASE_DIR / "var")) / "bench-postbox"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
-    vendor = setup(var)
+    vendor = use_own_database(var, "bench_postbox")
     ctx = multiprocessing.get_context("spawn")
     ports, stop = ctx.Queue(), ctx.Event()
     sink = ctx.Process(target=sink_process, args=(ports, stop))

@@ -204,7 +204,9 @@ def check_rules(training_id: int, args: argparse.Namespace) -> dict[str, Any]:
         "waitlisted": regs.filter(status="waitlisted").count(),
         "limit_violations": violations + duplicates,
         "waitlist_ids": list(
-            regs.filter(status="waitlisted").order_by("id").values_list("contact_id", flat=True)
+            regs.filter(status="waitlisted")
+            .order_by("queue_position", "id")
+            .values_list("contact_id", flat=True)
         ),
     }
 
@@ -348,6 +350,7 @@ def sessions_for(contacts: list[int]) -> dict[int, tuple[str, str]]:
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
+    from association.backends import PASSWORD_BACKEND
     from association.models import Contact
 
     SessionStore = import_module(settings.SESSION_ENGINE).SessionStore
@@ -357,7 +360,7 @@ def sessions_for(contacts: list[int]) -> dict[int, tuple[str, str]]:
         assert contact.user is not None
         store = SessionStore()
         store[SESSION_KEY] = str(contact.user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = PASSWORD_BACKEND
         store[HASH_SESSION_KEY] = contact.user.get_session_auth_hash()
         store.create()
         out[contact.pk] = (str(store.session_key), contact.member.local_government_id)

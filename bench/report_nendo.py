@@ -22,47 +22,21 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.own_database import use_own_database  # noqa: E402
+
 
 def setup(var: Path) -> str:
-    os.environ["RENKEI_VAR_DIR"] = str(var)
-    url = os.environ.get("DATABASE_URL", "")
-    if url:
-        import psycopg
-
-        parsed = urlparse(url)
-        name = f"{parsed.path.lstrip('/') or 'renkei'}_bench_report"
-        admin = parsed._replace(path="/postgres").geturl()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        os.environ["DATABASE_URL"] = parsed._replace(path=f"/{name}").geturl()
-    else:
-        os.environ["SQLITE_PATH"] = str(var / "bench.sqlite3")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     os.environ["EMAIL_BACKEND"] = "mailing.outbox.OutboxBackend"
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.OUTBOX_DIR = var / "outbox"
-    call_command("migrate", verbosity=0)
-    call_command("load_local_governments", verbosity=0)
-    from django.db import connection
-
-    return connection.vendor
+    return use_own_database(var, "bench_report", registry=True)
 
 
 def make_data(trainings: int, registrations: int) -> dict[str, int]:
@@ -156,8 +130,6 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     var = BASE_DIR / "var" / "bench-report"
-    shutil.rmtree(var, ignore_errors=True)
-    var.mkdir(parents=True)
     vendor = setup(var)
     began = time.perf_counter()
     data = make_data(args.trainings, args.registrations)

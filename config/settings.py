@@ -143,6 +143,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # The secretariat's read-only view of a member's portal: refuses every write while it lasts.
+    "association.view_as.ReadOnlyViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -257,7 +259,8 @@ else:
 AUTHENTICATION_BACKENDS = [
     # First, so that a locked-out account or address is refused before any password check.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, with a user's permissions read in one query (association/backends.py).
+    "association.backends.OneQueryPermissionBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -270,7 +273,10 @@ AUTH_PASSWORD_VALIDATORS = [
 # only an active contact has an account, its own (see association.services._sync_login), and
 # only the code request, code entry and logout pages of allauth are mounted (config/urls.py).
 ACCOUNT_ADAPTER = "association.adapters.AccountAdapter"
-ACCOUNT_FORMS = {"request_login_code": "association.forms.RequestLoginCodeForm"}
+ACCOUNT_FORMS = {
+    "request_login_code": "association.forms.RequestLoginCodeForm",
+    "confirm_login_code": "association.forms.ConfirmLoginCodeForm",
+}
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*"]
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True

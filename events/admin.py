@@ -19,6 +19,7 @@ from association.admin_lists import CappedPaginator
 from association.models import User
 from association.privacy import PersonalDataAdminMixin
 from association.search import FoldedSearchMixin
+from questions.admin import OwnedQuestionInline
 
 from . import exports, services
 from .forms import CallOffForm, ColleagueForm, MailRegistrantsForm, OnBehalfForm, ReasonForm
@@ -57,6 +58,13 @@ def _may_export_people(request: HttpRequest) -> bool:
     return request.user.has_perms(["events.view_registration", "association.view_contact"])
 
 
+class TrainingQuestionInline(OwnedQuestionInline):
+    """The registration form's questions (配慮事項, 所属長名, 懇親会の出欠…), asked per person."""
+
+    verbose_name = _("申込みの設問")
+    verbose_name_plural = _("申込みの設問（参加者ごとに回答）")
+
+
 @admin.register(Training)
 class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     list_display = [
@@ -75,7 +83,7 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     search_fields = ["title", "venue_name"]
     date_hierarchy = "starts_at"
     list_select_related = ["block"]
-    inlines = [TrainingSessionInline]
+    inlines = [TrainingSessionInline, TrainingQuestionInline]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["duplicate_for_next_nendo", "export_csv", "export_xlsx"]
     fieldsets = [
@@ -333,6 +341,12 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         on_behalf = OnBehalfForm(prefix="new")
         if request.method == "POST":
             act = request.POST.get("act", "")
+            if act in self.ASKED_ACTS and "confirmed" not in request.POST:
+                try:
+                    return self._ask_before_moving(request, training, act)
+                except ValidationError as exc:
+                    messages.error(request, " ".join(exc.messages))
+                    return HttpResponseRedirect(here)
             try:
                 done = self._registration_act(request, training, act)
             except (ValidationError, PermissionDenied) as exc:
@@ -349,7 +363,11 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             .select_related("contact", "member__local_government__prefecture")
             .order_by("id")
         )
-        waiting = [r for r in registrations if not r.is_confirmed]
+        exports.attach_answers(registrations)
+        waiting = sorted(
+            (r for r in registrations if not r.is_confirmed),
+            key=lambda r: (r.queue_position if r.queue_position is not None else 0, r.pk),
+        )
         for place, registration in enumerate(waiting, start=1):
             registration.known_place = place
         colleagues: dict[int, Any] = {}
@@ -372,6 +390,81 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
             "title": _("申込みの管理"),
         }
         return render(request, "admin/events/training/registrations.html", ctx)
+
+    # Moves on the waiting list are shown first and done only when confirmed.
+    ASKED_ACTS = ("to_waiting", "reorder")
+
+    def _move_request(
+        self, request: HttpRequest, training: Training, act: str
+    ) -> tuple[Registration, str, dict[str, Any]]:
+        """The registration, the reason and what was asked, from a move's POST."""
+        registration = get_object_or_404(
+            Registration.objects.select_related("contact", "member"),
+            pk=request.POST.get("registration") or 0,
+            training=training,
+        )
+        why = ReasonForm(request.POST)
+        if not why.is_valid():
+            raise ValidationError(_("理由を入力してください。"))
+        if act == "to_waiting":
+            where = request.POST.get("where")
+            if where not in ("head", "tail"):
+                raise ValidationError(_("キャンセル待ちの先頭か最後かを選んでください。"))
+            return registration, why.cleaned_data["reason"], {"at_head": where == "head"}
+        current = registration.waitlist_place() or 0
+        direction = request.POST.get("direction", "")
+        if direction == "up":
+            place = current - 1
+        elif direction == "down":
+            place = current + 1
+        else:
+            try:
+                place = int(request.POST.get("place", ""))
+            except ValueError:
+                raise ValidationError(_("移す先の順番を数字で入力してください。")) from None
+        if place < 1:
+            raise ValidationError(_("これより前には移せません。"))
+        return registration, why.cleaned_data["reason"], {"place": place, "current": current}
+
+    def _ask_before_moving(self, request: HttpRequest, training: Training, act: str) -> Any:
+        registration, reason, asked = self._move_request(request, training, act)
+        if act == "to_waiting":
+            question = (
+                _(
+                    "%(name)s さんを参加確定からキャンセル待ちの先頭に移します。"
+                    "空いた席はキャンセル待ちの順に繰り上げ、本人と繰り上がる方にメールで知らせます。"
+                )
+                if asked["at_head"]
+                else _(
+                    "%(name)s さんを参加確定からキャンセル待ちの最後に移します。"
+                    "空いた席はキャンセル待ちの順に繰り上げ、本人と繰り上がる方にメールで知らせます。"
+                )
+            ) % {"name": registration.contact.name}
+        else:
+            question = _(
+                "%(name)s さんのキャンセル待ちの順番を %(before)d 番目から %(after)d 番目に移します。"
+            ) % {
+                "name": registration.contact.name,
+                "before": asked["current"],
+                "after": asked["place"],
+            }
+        ctx = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "training": training,
+            "question": question,
+            "reason": reason,
+            # Up and down become the place asked, so the confirmed act does what was shown.
+            "posted": [
+                (k, v)
+                for k in request.POST
+                if k not in ("csrfmiddlewaretoken", "direction", "place")
+                for v in request.POST.getlist(k)
+            ]
+            + ([("place", str(asked["place"]))] if act == "reorder" else []),
+            "title": _("この操作を行いますか"),
+        }
+        return render(request, "admin/events/training/confirm_move.html", ctx)
 
     def _registration_act(self, request: HttpRequest, training: Training, act: str) -> Any:
         user = _user(request)
@@ -413,6 +506,25 @@ class TrainingAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
                 raise ValidationError(_("理由を入力してください。"))
             services.confirm_out_of_turn(registration, reason=why.cleaned_data["reason"], by=user)
             return _("%(name)s さんを参加確定にしました。") % {"name": registration.contact.name}
+        if act == "to_waiting":
+            registration, reason, asked = self._move_request(request, training, act)
+            promoted = services.move_to_waiting_list(
+                registration, at_head=asked["at_head"], reason=reason, by=user
+            )
+            names = "、".join(p.contact.name for p in promoted) or str(_("なし"))
+            return _("%(name)s さんをキャンセル待ちに移しました。繰り上がった方: %(promoted)s") % {
+                "name": registration.contact.name,
+                "promoted": names,
+            }
+        if act == "reorder":
+            registration, reason, asked = self._move_request(request, training, act)
+            place = services.reorder_waiting_list(
+                registration, place=asked["place"], reason=reason, by=user
+            )
+            return _("%(name)s さんをキャンセル待ちの %(place)d 番目にしました。") % {
+                "name": registration.contact.name,
+                "place": place,
+            }
         raise ValidationError(_("この操作はできません。"))
 
     def call_off_view(self, request: HttpRequest, pk: int) -> HttpResponse:

@@ -5,10 +5,11 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from association.forms import MemberForm, refuse_control_characters
 from association.models import Contact
 
 
-class ColleagueForm(forms.Form):
+class ColleagueForm(MemberForm):
     """Pick a colleague of the same member (for a coordinator registering or substituting)."""
 
     contact = forms.ModelChoiceField(queryset=Contact.objects.none(), label=_("参加者"))
@@ -26,7 +27,7 @@ class ColleagueChoices(forms.ModelMultipleChoiceField):
         return f"{obj.name}（{obj.department}）" if obj.department else str(obj.name)
 
 
-class RegisterColleaguesForm(forms.Form):
+class RegisterColleaguesForm(MemberForm):
     """A coordinator registers several colleagues in one submit, and may add a new colleague
     in the same step. Nothing is registered unless someone was chosen or entered."""
 
@@ -59,6 +60,7 @@ class RegisterColleaguesForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        refuse_control_characters(self, prefix="new_")
         new = self.new_colleague() if not self.errors else None
         if new is not None:
             if not new["name"]:

@@ -48,9 +48,11 @@ def release_registrations(
 def release_registrations_of_erased_contact(
     sender: Any, *, contact: Contact, by: User | None = None, **kwargs: Any
 ) -> None:
-    """Seats go back to the waiting list, and no mail is sent to a person whose data is erased
-    (the cancellation notices just written included)."""
+    """Seats go back to the waiting list, their answers to trainings' questions are deleted,
+    and no mail is sent to a person whose data is erased (the cancellation notices just
+    written included)."""
     release_registrations(sender, contact=contact, by=by)
+    services.erase_training_answers(contact)
     Notice.objects.filter(contact=contact, status=Notice.Status.PENDING).update(
         status=Notice.Status.FAILED, error=ERASED_REASON
     )

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from association.models import Block, Contact, Member, User
 from association.nendo import nendo_label, wareki
+from questions.models import AnswerSet, QuestionSet
 
 from . import seats
 from .workdays import working_days_before
@@ -119,6 +120,16 @@ class Training(models.Model):
         help_text=_("参加が確定した方にだけ表示・送信します。"),
     )
     capacity = models.PositiveIntegerField(_("定員"))
+    # The questions the registration form asks (配慮事項, 所属長名…), made by save_training.
+    question_set = models.OneToOneField(
+        QuestionSet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="training",
+        verbose_name=_("申込みの設問"),
+    )
     per_member_limit = models.PositiveSmallIntegerField(
         _("1団体あたりの上限"), default=3, help_text=_("1つの会員団体から参加できる人数。")
     )
@@ -255,8 +266,8 @@ class RegistrationQuerySet(models.QuerySet["Registration"]):
         return self.filter(status=Registration.Status.CONFIRMED)
 
     def waitlisted(self) -> RegistrationQuerySet:
-        # Rows are inserted while the training row is locked, so the id is the arrival order.
-        return self.filter(status=Registration.Status.WAITLISTED).order_by("id")
+        # The queue position is the order (arrival, unless the secretariat moved someone).
+        return self.filter(status=Registration.Status.WAITLISTED).order_by("queue_position", "id")
 
     def with_people(self) -> RegistrationQuerySet:
         return self.select_related(
@@ -317,6 +328,19 @@ class Registration(models.Model):
     )
     # Grows with every substitution or cancellation: part of the calendars' SEQUENCE.
     sequence = models.PositiveIntegerField(_("改版"), default=0, editable=False)
+    # This participant's answers to the training's questions (none when it asks none).
+    answer_set = models.OneToOneField(
+        AnswerSet,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="registration",
+        verbose_name=_("設問への回答"),
+    )
+    # The waiting list's order, given when the person is put on it (events/seats.py); signed,
+    # since the secretariat may put someone ahead of the head. Meaningless once confirmed.
+    queue_position = models.IntegerField(_("キャンセル待ちの順"), null=True, blank=True)
 
     objects = RegistrationQuerySet.as_manager()
 
@@ -335,6 +359,8 @@ class Registration(models.Model):
             models.Index(fields=["training", "status", "member"]),
             # The admin's list (ordering): a page read in order, not every row sorted.
             models.Index(fields=["training", "id"], name="registration_listed"),
+            # The next queue position (MAX under the lock) is one index lookup.
+            models.Index(fields=["training", "queue_position"], name="registration_queue"),
         ]
 
     def __str__(self) -> str:
@@ -371,6 +397,7 @@ class Notice(models.Model):
         CHANGED = "changed", _("変更のお知らせ")
         CALLED_OFF = "called_off", _("中止のお知らせ")
         MESSAGE = "message", _("事務局からの連絡")
+        MOVED_TO_WAITING = "moved_to_waiting", _("キャンセル待ちへの移動")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("作成待ち")

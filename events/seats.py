@@ -4,8 +4,10 @@ The rule: a seat needs room in the training (confirmed < capacity) and in the me
 (confirmed of that member < per-member limit); a free seat is owed first to the earliest
 waiting person (still active) who has room; registering someone who holds a seat or a place
 writes nothing. ROOM, NEXT_WAITING, PROMOTE_NEXT and TAKE_SEAT below are the only places it is
-written (with CAPACITY_ROOM, the part the secretariat's out-of-turn seat keeps). Every act that
-gives seats runs them while it holds the training's lock:
+written (with CAPACITY_ROOM, the part the secretariat's out-of-turn seat keeps, and
+QUEUE_AT_TAIL / QUEUE_AT_HEAD, the waiting list's order: Registration.queue_position, not the
+row id). Every act that gives seats or moves the list runs them while it holds the training's
+lock:
 
 - registering: on PostgreSQL one call of the function events_take_seat (built from these
   statements by take_seat_function(), installed by a migration that holds its text frozen; a
@@ -57,14 +59,27 @@ def room(member: str) -> str:
 )"""
 
 
-# The earliest waiting person who could take a seat now (rows are inserted under the
-# training's lock, so the id is the arrival order); people no longer active are passed over.
+# The place a person put on the waiting list takes: after everyone who was ever placed on
+# this training's list (assigned under the training's lock, in the statement that places them,
+# so two arrivals never share it). The secretariat may reorder the list (QUEUE_AT_HEAD, and
+# services.reorder_waiting_list); the queue position, not the row id, is the order.
+QUEUE_AT_TAIL = """(
+    SELECT COALESCE(MAX(queued.queue_position), 0) + 1 FROM events_registration AS queued
+     WHERE queued.training_id = %(training)s
+)"""
+QUEUE_AT_HEAD = """(
+    SELECT COALESCE(MIN(queued.queue_position), 1) - 1 FROM events_registration AS queued
+     WHERE queued.training_id = %(training)s AND queued.status = 'waitlisted'
+)"""
+
+# The first waiting person in queue order who could take a seat now; people no longer active
+# are passed over.
 NEXT_WAITING = f"""
 SELECT waiting.id FROM events_registration AS waiting
   JOIN association_contact AS person ON person.id = waiting.contact_id
  WHERE waiting.training_id = %(training)s AND waiting.status = 'waitlisted'
    AND person.is_active AND {room("waiting.member_id")}
- ORDER BY waiting.id LIMIT 1"""
+ ORDER BY waiting.queue_position, waiting.id LIMIT 1"""
 PROMOTE_NEXT = f"""
 UPDATE events_registration SET status = 'confirmed', confirmed_at = %(now)s
  WHERE id = ({NEXT_WAITING})
@@ -72,21 +87,22 @@ RETURNING id, contact_id"""
 TAKE_SEAT = f"""
 INSERT INTO events_registration (
     training_id, contact_id, member_id, status, registered_by_id, created_at, confirmed_at,
-    cancelled_at, substituted_from_id, reminder_sent_at, attendance, sequence
+    cancelled_at, substituted_from_id, reminder_sent_at, attendance, sequence, queue_position
 )
 SELECT
     %(training)s, %(contact)s, %(member)s,
-    CASE WHEN {room("%(member)s")} THEN 'confirmed' ELSE 'waitlisted' END,
+    CASE WHEN seat.free THEN 'confirmed' ELSE 'waitlisted' END,
     %(by)s, %(now)s,
-    CASE WHEN {room("%(member)s")} THEN %(now)s END,
-    NULL, NULL, NULL, '', 0
-  FROM events_training AS training
+    CASE WHEN seat.free THEN %(now)s END,
+    NULL, NULL, NULL, '', 0,
+    CASE WHEN seat.free THEN NULL ELSE {QUEUE_AT_TAIL} END
+  FROM events_training AS training, (SELECT {room("%(member)s")} AS free) AS seat
  WHERE training.id = %(training)s AND training.status = 'published'
    AND NOT EXISTS (
         SELECT 1 FROM events_registration AS mine
          WHERE mine.training_id = %(training)s AND mine.contact_id = %(contact)s
            AND mine.status <> 'cancelled')
-RETURNING id, status"""
+RETURNING id, status, queue_position"""
 # The mail each act owes; its kind is named here, never copied from a registration's status.
 INSERT_NOTICE = """
 INSERT INTO events_notice (registration_id, contact_id, kind, status, subject, body, created_at,
@@ -94,6 +110,7 @@ INSERT INTO events_notice (registration_id, contact_id, kind, status, subject, b
 VALUES (%(registration)s, %(recipient)s, %(kind)s, 'pending', '', '', %(now)s, NULL, '')"""
 KIND_OF_SEAT = {"confirmed": "confirmed", "waitlisted": "waitlisted"}  # Notice.Kind by status
 PROMOTED = "promoted"
+MOVED_TO_WAITING = "moved_to_waiting"  # the secretariat took the seat back (calendar: CANCEL)
 
 _FUNCTION_ARGS = {
     "%(training)s": "p_training",
@@ -128,6 +145,7 @@ DECLARE
     v_id bigint;
     v_contact bigint;
     v_kind text;
+    v_position integer;
 BEGIN
     PERFORM 1 FROM events_training WHERE id = p_training FOR UPDATE;
     IF p_async_commit THEN
@@ -141,7 +159,7 @@ BEGIN
         {notice};
     END LOOP;
     {take}
-    INTO seat_id, seat_status;
+    INTO seat_id, seat_status, v_position;
     IF seat_id IS NULL THEN
         RETURN;
     END IF;
@@ -152,7 +170,8 @@ BEGIN
     {notice};
     IF seat_status = 'waitlisted' THEN  -- the place the page shows, without another call
         SELECT COUNT(*) INTO seat_place FROM events_registration
-         WHERE training_id = p_training AND status = 'waitlisted' AND id <= seat_id;
+         WHERE training_id = p_training AND status = 'waitlisted'
+           AND queue_position <= v_position;
     END IF;
 END
 $body$
@@ -287,12 +306,83 @@ def confirm_out_of_turn(*, training_id: int, registration_id: int, now: dt.datet
 
 
 def waitlist_place(training_id: int, registration_id: int) -> int:
-    """1 for the head of the waiting list (rows are inserted under the training's lock, so the
-    id is the arrival order)."""
+    """1 for the head of the waiting list, in queue order."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COUNT(*) + 1 FROM events_registration"
-            " WHERE training_id = %s AND status = 'waitlisted' AND id < %s",
-            [training_id, registration_id],
+            "SELECT COUNT(*) FROM events_registration AS other"
+            " JOIN events_registration AS mine ON mine.id = %s"
+            " WHERE other.training_id = %s AND other.status = 'waitlisted'"
+            " AND (other.queue_position < mine.queue_position"
+            " OR (other.queue_position = mine.queue_position AND other.id <= mine.id))",
+            [registration_id, training_id],
         )
         return int(cursor.fetchone()[0])
+
+
+# The secretariat's moves (with a reason, audited by the caller), under the training's lock: a
+# confirmed person goes back to the waiting list, first at its tail, so that the seat they
+# free goes by PROMOTE_NEXT to whoever it is owed to (never straight back to them while
+# someone else can take it); then, if asked, to its head (QUEUE_AT_HEAD).
+MOVE_TO_WAITING = f"""
+UPDATE events_registration
+   SET status = 'waitlisted', confirmed_at = NULL, sequence = sequence + 1,
+       queue_position = {QUEUE_AT_TAIL}
+ WHERE id = %(registration)s AND training_id = %(training)s AND status = 'confirmed'
+RETURNING id, contact_id"""
+PUT_AT_HEAD = f"""
+UPDATE events_registration SET queue_position = {QUEUE_AT_HEAD}
+ WHERE id = %(registration)s AND training_id = %(training)s AND status = 'waitlisted'"""
+SET_QUEUE_POSITION = """
+UPDATE events_registration SET queue_position = %(position)s
+ WHERE id = %(registration)s AND training_id = %(training)s AND status = 'waitlisted'"""
+
+
+class SeatCameBack(Exception):
+    """Nobody else on the waiting list could take the freed seat, so the rule gave it back."""
+
+
+def move_to_waiting_list(
+    *, training_id: int, registration_id: int, at_head: bool, now: dt.datetime
+) -> list[tuple[int, int]] | None:
+    """Inside the caller's transaction, which holds the training's lock. Returns (registration
+    id, contact id) of each person promoted into the freed seat; None when the registration
+    holds no seat. Raises SeatCameBack when the rule would give the seat back to the person
+    moved (the caller rolls back)."""
+    params = {
+        "training": training_id,
+        "registration": registration_id,
+        "now": connection.ops.adapt_datetimefield_value(now),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(MOVE_TO_WAITING, params)
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        promoted = promote(training_id=training_id, now=now)
+        if any(registration == registration_id for registration, _contact in promoted):
+            raise SeatCameBack
+        if at_head:
+            cursor.execute(PUT_AT_HEAD, params)
+        cursor.execute(INSERT_NOTICE, _notice(params, row[0], row[1], MOVED_TO_WAITING))
+    return promoted
+
+
+def set_queue(*, training_id: int, order: list[int]) -> None:
+    """Give the waiting registrations ORDER (ids, head first) consecutive queue positions from
+    the lowest they hold now, inside the caller's transaction, which holds the lock."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT MIN(queue_position) FROM events_registration"
+            " WHERE training_id = %s AND status = 'waitlisted'",
+            [training_id],
+        )
+        base = cursor.fetchone()[0] or 1
+        for offset, registration_id in enumerate(order):
+            cursor.execute(
+                SET_QUEUE_POSITION,
+                {
+                    "training": training_id,
+                    "registration": registration_id,
+                    "position": base + offset,
+                },
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.cache import cache
@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy as _lazy
 from association.models import Contact, Member, User
 from association.nendo import nendo_of, wareki
 from association.services import audit
+from questions import services as questions
 
 from . import seats
 from .models import CalendarFeed, Notice, Registration, Training, TrainingSession
@@ -106,6 +107,58 @@ def _notify(
     )
     transaction.on_commit(wake_notice_sender)
     return notice
+
+
+def training_questions(training: Training) -> list[Any]:
+    """The questions TRAINING's registration form asks, in order (none for most trainings)."""
+    if training.question_set_id is None:
+        return []
+    return list(training.question_set.questions.all())  # type: ignore[union-attr]
+
+
+@transaction.atomic
+def answer_training_questions(
+    registration: Registration,
+    answers: Mapping[int, Any],
+    *,
+    actor: Contact | None = None,
+    by: User | None = None,
+) -> Registration:
+    """Store a participant's answers to the training's questions, all required ones answered
+    or none stored (ValidationError keyed by question id). Answered again, they replace the
+    earlier answers; each change is kept by the questions app with who made it."""
+    training = registration.training
+    if training.question_set_id is None:
+        return registration
+    if registration.answer_set_id is None:
+        registration.answer_set = questions.start_answer_set(training.question_set)  # type: ignore[arg-type]
+        registration.save(update_fields=["answer_set"])
+    questions.save_answers(
+        registration.answer_set,  # type: ignore[arg-type]
+        answers,
+        by=by,
+        actor_ref=f"contact:{actor.pk}" if actor is not None else "",
+        via="portal",
+        require_complete=True,
+    )
+    return registration
+
+
+@transaction.atomic
+def erase_training_answers(contact: Contact) -> int:
+    """CONTACT's data is erased: their answers to trainings' questions (配慮事項 and the like)
+    and the answers' history go with it; the registration rows stay, without answers."""
+    registrations = list(
+        Registration.objects.filter(contact=contact, answer_set__isnull=False).select_related(
+            "answer_set"
+        )
+    )
+    for registration in registrations:
+        answer_set = registration.answer_set
+        registration.answer_set = None
+        registration.save(update_fields=["answer_set"])
+        questions.delete_answer_set(answer_set)  # type: ignore[arg-type]
+    return len(registrations)
 
 
 def _lock(training: Training) -> Training:
@@ -320,19 +373,14 @@ def confirm_out_of_turn(
 ) -> Registration:
     """The secretariat gives a waiting person a seat out of turn or beyond the member's limit
     (never beyond the capacity), with a reason; the person is told as a promotion; audited."""
-    reason = " ".join(reason.split())
-    if not reason:
-        raise ValidationError(_("理由を入力してください。"), code="reason")
+    reason = _reason(reason)
     now = now or timezone.now()
     with transaction.atomic():
-        training = _lock(registration.training)
-        registration = Registration.objects.select_related("contact", "member").get(
-            pk=registration.pk
+        training, registration = _locked_in_status(
+            registration,
+            Registration.Status.WAITLISTED,
+            _("キャンセル待ちの申込みだけを参加確定にできます。"),
         )
-        if registration.status != Registration.Status.WAITLISTED:
-            raise ValidationError(
-                _("キャンセル待ちの申込みだけを参加確定にできます。"), code="status"
-            )
         if not seats.confirm_out_of_turn(
             training_id=training.pk, registration_id=registration.pk, now=now
         ):
@@ -347,10 +395,116 @@ def confirm_out_of_turn(
             registration,
             f"{training.title}: {{contact}}（{registration.member}）をキャンセル待ちから参加確定に",
             people={"contact": registration.contact},
-            reason=reason[:200],
+            reason=reason,
         )
     registration.refresh_from_db()
     return registration
+
+
+def _locked_in_status(
+    registration: Registration, status: str, refusal: str
+) -> tuple[Training, Registration]:
+    """Inside the caller's transaction: lock REGISTRATION's training, read the registration
+    again under that lock, and refuse (REFUSAL) unless it is in STATUS."""
+    training = _lock(registration.training)
+    registration = Registration.objects.select_related("contact", "member").get(pk=registration.pk)
+    if registration.status != status:
+        raise ValidationError(refusal, code="status")
+    return training, registration
+
+
+def _reason(reason: str) -> str:
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ValidationError(_("理由を入力してください。"), code="reason")
+    return reason[:200]
+
+
+def move_to_waiting_list(
+    registration: Registration,
+    *,
+    at_head: bool,
+    reason: str,
+    by: User | None,
+    now: dt.datetime | None = None,
+) -> list[Registration]:
+    """The secretariat puts a confirmed person back on the waiting list, at its head or its
+    tail, with a reason. The seat freed goes to whoever the waiting list owes it to, by the
+    seat rule (events/seats.py); both are told through their notices; audited. Returns the
+    people promoted."""
+    reason = _reason(reason)
+    now = now or timezone.now()
+    with transaction.atomic():
+        training, registration = _locked_in_status(
+            registration,
+            Registration.Status.CONFIRMED,
+            _("参加確定の申込みだけをキャンセル待ちに移せます。"),
+        )
+        try:
+            promoted = seats.move_to_waiting_list(
+                training_id=training.pk, registration_id=registration.pk, at_head=at_head, now=now
+            )
+        except seats.SeatCameBack:
+            raise ValidationError(
+                _(
+                    "キャンセル待ちに席を受けられる方がいないため、"
+                    "%(name)s さんをキャンセル待ちに移せません。"
+                )
+                % {"name": registration.contact.name},
+                code="no_one_waiting",
+            ) from None
+        if promoted is None:
+            raise ValidationError(
+                _("参加確定の申込みだけをキャンセル待ちに移せます。"), code="status"
+            )
+        transaction.on_commit(wake_notice_sender)
+        where = "先頭" if at_head else "最後"
+        audit(
+            by,
+            "registration_moved_to_waiting_list",
+            registration,
+            f"{training.title}: {{contact}}（{registration.member}）を参加確定からキャンセル待ちの{where}へ",
+            people={"contact": registration.contact},
+            reason=reason,
+            promoted=",".join(str(pk) for pk, _contact in promoted),
+        )
+    ids = [pk for pk, _contact in promoted]
+    return sorted(Registration.objects.filter(pk__in=ids), key=lambda r: ids.index(r.pk))
+
+
+def reorder_waiting_list(
+    registration: Registration, *, place: int, reason: str, by: User | None
+) -> int:
+    """The secretariat moves a waiting person to PLACE (1 is the head; beyond the end means
+    the end) with a reason; audited. Returns the place taken. A free seat still goes by the
+    seat rule, so the waiting list is promoted after the move."""
+    reason = _reason(reason)
+    with transaction.atomic():
+        training = _lock(registration.training)
+        order = list(
+            Registration.objects.waitlisted().filter(training=training).values_list("pk", flat=True)
+        )
+        if registration.pk not in order:
+            raise ValidationError(
+                _("キャンセル待ちの申込みだけを並べ替えられます。"), code="status"
+            )
+        before = order.index(registration.pk) + 1
+        order.remove(registration.pk)
+        after = min(max(place, 1), len(order) + 1)
+        order.insert(after - 1, registration.pk)
+        if after != before:
+            seats.set_queue(training_id=training.pk, order=order)
+            if seats.promote(training_id=training.pk, now=timezone.now()):
+                transaction.on_commit(wake_notice_sender)
+            audit(
+                by,
+                "waiting_list_reordered",
+                registration,
+                f"{training.title}: {{contact}} のキャンセル待ちの順番を {before} → {after}",
+                people={"contact": registration.contact},
+                reason=reason,
+            )
+    return after
 
 
 def describe_changes(before: Training, after: Training) -> list[str]:
@@ -387,6 +541,8 @@ def save_training(
             training.nendo = nendo_of(training.starts_at)
         if training.kind == Training.Kind.NATIONAL:
             training.block = None
+        if training.question_set_id is None:
+            training.question_set = questions.create_question_set(title=training.title[:200])
         lines: list[str] = []
         if not is_new:
             before = Training.objects.select_for_update().get(pk=training.pk)
@@ -507,6 +663,12 @@ def duplicate_training(training: Training, *, by: User | None = None) -> Trainin
         copy.closes_at = training.closes_at and training.closes_at + A_YEAR_ON
         copy.others_from = training.others_from and training.others_from + A_YEAR_ON
         copy.online_url = ""
+        # The form asks the same questions next year, in a set of its own (answers stay here).
+        copy.question_set = (
+            questions.copy_question_set(training.question_set, title=copy.title[:200])
+            if training.question_set is not None
+            else None
+        )
         copy.save()
         TrainingSession.objects.bulk_create(
             TrainingSession(
@@ -631,6 +793,7 @@ def deliver_notice(notice_id: int) -> bool:
         try:
             with transaction.atomic():
                 emails.queue_notice(notice)
+                emails.queue_copies(notice)
         except ValidationError as exc:  # an address the postbox would not send to
             Notice.objects.filter(pk=notice_id).update(
                 status=Notice.Status.FAILED, error=" ".join(exc.messages)[:300]

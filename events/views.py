@@ -3,12 +3,13 @@ calls one events service."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,8 @@ from django.views.decorators.http import require_POST
 
 from association import services as registry
 from association.models import Contact, Member, User
+from association.view_as import viewing_as
+from questions.forms import AnswerForm
 
 from . import services
 from .calendar import member_feed, registration_ics
@@ -76,6 +79,8 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         pk=pk,
     )
     colleagues = _colleagues(member, training)
+    form = RegisterColleaguesForm(colleagues=colleagues)
+    asks = bool(services.training_questions(training))
     row = training_rows(member, [training])[0]
     own = any(r.registration.contact_id == me.pk for r in row.registrations)
     ctx = {
@@ -84,7 +89,14 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         "training": training,
         "row": row,
         "sessions": training.sessions.all(),
-        "form": RegisterColleaguesForm(colleagues=colleagues),
+        "form": form,
+        # One set of answers per person: each colleague ticked, the new colleague, oneself.
+        "colleague_rows": [
+            (box, _answers(training, prefix=f"c{box.data['value']}") if asks else None)
+            for box in form["contact"]
+        ],
+        "new_answers": _answers(training, prefix="new") if asks else None,
+        "own_answers": _answers(training, prefix="self") if asks else None,
         "can_register": row.is_open and row.admitted and (me.is_coordinator or not own),
         "show_online_url": any(
             r.registration.is_confirmed and r.registration.contact_id == me.pk
@@ -92,6 +104,31 @@ def detail(request: HttpRequest, code: str, pk: int) -> HttpResponse:
         ),
     }
     return render(request, "events/training_detail.html", ctx)
+
+
+def _answers(training: Training, data: Any = None, *, prefix: str) -> AnswerForm:
+    assert training.question_set is not None
+    # One query for the questions, however many people's forms the page shows.
+    prefetch_related_objects([training.question_set], "questions")
+    return AnswerForm(training.question_set, data, prefix=prefix, require=True)
+
+
+def _read_answers(
+    request: HttpRequest, training: Training, people: list[tuple[str, str]]
+) -> dict[str, AnswerForm] | None:
+    """Each person's answers (PEOPLE: (form prefix, name to show)), or None after putting every
+    problem in the messages, naming the person it is about."""
+    forms = {prefix: _answers(training, request.POST, prefix=prefix) for prefix, _n in people}
+    fine = True
+    for prefix, name in people:
+        form = forms[prefix]
+        if form.is_valid():
+            continue
+        fine = False
+        for _id, label, message in form.error_summary:
+            text = f"{label}: {message}"
+            messages.error(request, f"{name} さん — {text}" if name else text)
+    return forms if fine else None
 
 
 def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
@@ -105,6 +142,7 @@ def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
     if not me.is_coordinator:
         chosen: list[Contact] = [me]
         new_values = None
+        people = [("self", "")]
     else:
         form = RegisterColleaguesForm(request.POST, colleagues=_colleagues(member, training))
         if not form.is_valid():
@@ -113,15 +151,30 @@ def _register(request: HttpRequest, me: Contact, pk: int) -> HttpResponse:
             return back
         chosen = list(form.cleaned_data["contact"])
         new_values = form.new_colleague()
+        people = [(f"c{c.pk}", str(c.name)) for c in chosen]
+        if new_values is not None:
+            people.append(("new", new_values["name"]))
+    answers: dict[str, AnswerForm] = {}
+    if services.training_questions(training):
+        read = _read_answers(request, training, people)
+        if read is None:
+            messages.error(request, _("申込みはしていません。"))
+            return back
+        answers = read
+    prefixes = [prefix for prefix, _name in people]
     done = []
     try:
         with transaction.atomic():
             if new_values is not None:
                 chosen.append(registry.add_contact(member, by=_user(request), **new_values))
-            for contact in chosen:
+            for prefix, contact in zip(prefixes, chosen, strict=True):
                 registration = services.register_for_training(
                     training, contact=contact, actor=me, by=_user(request)
                 )
+                if prefix in answers:
+                    services.answer_training_questions(
+                        registration, answers[prefix].answers(), actor=me, by=_user(request)
+                    )
                 done.append((contact, registration))
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, _refusal(exc) + " " + _("申込みはしていません。"))
@@ -225,8 +278,12 @@ def calendar_feed(request: HttpRequest, code: str) -> HttpResponse:
             )
         return redirect("events:calendar_feed", code=code)
     feed = member.calendar_feeds.filter(revoked_at__isnull=True).first()
-    url = request.build_absolute_uri(reverse("events:feed", args=[feed.token])) if feed else ""
-    return render(request, "events/calendar_feed.html", {"member": member, "me": me, "url": url})
+    hidden = viewing_as(request)  # the secret URL would outlive a read-only view
+    url = ""
+    if feed and not hidden:
+        url = request.build_absolute_uri(reverse("events:feed", args=[feed.token]))
+    context = {"member": member, "me": me, "url": url, "hidden": hidden and feed is not None}
+    return render(request, "events/calendar_feed.html", context)
 
 
 def feed(request: HttpRequest, token: str) -> HttpResponse:

@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from association.forms import DATE_HELP, JapaneseDateField, JapaneseDateTimeField
 from association.models import Member, User
 from association.privacy import can_see_personal_data
 from questions import xlsx
-from questions.admin import OwnedQuestionInline
+from questions.admin import OwnedQuestionFormSet, OwnedQuestionInline
 from questions.forms import AnswerForm
 
 from . import results, services
@@ -47,11 +48,13 @@ class InquiryForm(forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("選ばなければすべての種別。"),
     )
-    opens_at = forms.DateTimeField(
+    opens_at = JapaneseDateTimeField(
         label=gettext_lazy("送信日時"),
         required=False,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text=gettext_lazy("空欄なら「送信」を押したとき。"),
+        widget=forms.DateTimeInput(attrs={"placeholder": "2026/4/1 9:30"}, format="%Y/%m/%d %H:%M"),
+        help_text=gettext_lazy(
+            "空欄なら「送信」を押したとき。例: 令和8年4月1日 9:30、2026/4/1 14時"
+        ),
     )
     reminder_days = forms.CharField(
         label=gettext_lazy("督促（期限の何営業日前）"),
@@ -82,8 +85,9 @@ class InquiryForm(forms.ModelForm):
             "published",
             "publish_text",
         ]
+        field_classes = {"deadline": JapaneseDateField}
         widgets = {
-            "deadline": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "deadline": forms.DateInput(attrs={"placeholder": "2026/4/1"}, format="%Y/%m/%d"),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -100,14 +104,36 @@ class InquiryForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
+class InquiryQuestionFormSet(OwnedQuestionFormSet):
+    """The questions of a 照会 or survey, with the rule inquiries adds: no new required
+    question once answers have been submitted (inquiries.services.check_question)."""
+
+    def clean(self) -> None:
+        super().clean()
+        deleted = set(self.deleted_forms)
+        for form in self.forms:
+            if form in deleted or not form.has_changed() or not hasattr(form, "cleaned_data"):
+                continue
+            try:
+                services.check_question(
+                    self.owner,
+                    required=bool(form.cleaned_data.get("required")),
+                    # The form has already copied its data onto the instance: read the start.
+                    was_required=bool(form.instance.pk and form.initial.get("required")),
+                )
+            except ValidationError as exc:
+                form.add_error("required", exc.messages)
+
+
 class InquiryQuestionInline(OwnedQuestionInline):
-    pass
+    owner_formset = InquiryQuestionFormSet
 
 
 class ReopenForm(forms.Form):
-    until = forms.DateField(
+    until = JapaneseDateField(
         label=gettext_lazy("再開の期限"),
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        help_text=DATE_HELP,
+        widget=forms.DateInput(attrs={"placeholder": "2026/4/1"}, format="%Y/%m/%d"),
         error_messages={"required": gettext_lazy("再開の期限を入力してください。")},
     )
 

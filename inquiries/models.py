@@ -20,8 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from association.models import Block, Contact, Member, Prefecture
+from association.models import Contact, Member
 from events.models import Registration, Training
+from mailing.models import AudienceRule
 from questions.models import AnswerSet, QuestionSet
 
 
@@ -33,11 +34,11 @@ def end_of_day(day: dt.date) -> dt.datetime:
     )
 
 
-class Inquiry(models.Model):
+class Inquiry(AudienceRule):
     """A 照会 to member municipalities, or a survey of a training's attendees.
 
-    The audience of a 照会 uses the mailing lists' own rule (mailing.audience.rule_members):
-    the same field names, the same meaning."""
+    The audience of a 照会 is a mailing list's own rule (mailing.models.AudienceRule, read by
+    mailing.audience.rule_members); a survey's is the training's attendees and ignores it."""
 
     class Kind(models.TextChoices):
         INQUIRY = "inquiry", _("照会")
@@ -67,24 +68,6 @@ class Inquiry(models.Model):
         related_name="inquiry",
         verbose_name=_("設問セット"),
         editable=False,
-    )
-
-    # The audience rule of a 照会 (as MailingList's).
-    all_members = models.BooleanField(_("全会員"), default=False)
-    blocks = models.ManyToManyField(
-        Block, blank=True, related_name="inquiries", verbose_name=_("ブロック")
-    )
-    prefectures = models.ManyToManyField(
-        Prefecture, blank=True, related_name="inquiries", verbose_name=_("都道府県")
-    )
-    partners = models.BooleanField(
-        _("連携自治体"), default=False, help_text=_("連携協定を結んだ自治体の会員。")
-    )
-    member_kinds = models.JSONField(
-        _("会員種別"),
-        default=list,
-        blank=True,
-        help_text=_("空なら全種別。値は association.Member.Kind。"),
     )
 
     # A survey's training and whether its answers are anonymous.

@@ -1,9 +1,13 @@
-"""Every change to 照会 and surveys. Each function is one transaction and names the act; mail
-is queued through the postbox in the same transaction (one person per message).
+"""Every change to 照会 and surveys. Each function is one transaction and names the act. A
+照会's request and reminders go as one bulletin to the coordinators named (mailing's
+pipeline: List-Unsubscribe, an archive copy for the members asked); a survey's mail is queued
+through the postbox in the same transaction (one attendee per message).
 
 For the admin, the portal, tasks and other apps:
 
   save_inquiry(inquiry, *, by)                      create or change a draft (question set made)
+  check_question(inquiry, *, required, was_required)   no new required question once
+                                                    answers are submitted
   check_sendable(inquiry) -> None                   ValidationError: no question, no audience,
                                                     a deadline that is past or not a working day
   send_inquiry(inquiry, *, by) -> Inquiry           schedule or open it; twice sends once
@@ -19,7 +23,9 @@ For the admin, the portal, tasks and other apps:
   queue_due_reminders(now=None) -> int              beat: the reminder days
   create_survey(training, *, by, anonymous, deadline) -> Inquiry
   answer_survey(inquiry, contact, values) -> None   an attendee answers (once)
-  survey_done(training, contact) -> bool            the certificate's hook
+  survey_before_certificate(training, contact) -> Inquiry | None   the certificate's gate
+  survey_done(training, contact) -> bool            the same, as a yes or no
+  invite_attendee(inquiry, contact)                 an attendee marked late, invited on the spot
   progress / unsubmitted / summary / export_xlsx    what the secretariat reads
 """
 
@@ -28,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +53,7 @@ from association.services import audit
 from events.models import Registration, Training
 from events.workdays import is_working_day, working_days_before
 from mailing import audience
+from mailing import services as mailing
 from mailing.models import Suppression
 from mailing.rendering import compile_body
 from postbox.models import OutgoingMail
@@ -54,6 +61,7 @@ from questions import aggregate, xlsx
 from questions import services as questions
 from questions.values import clean_line
 
+from . import emails
 from .models import Inquiry, Invitation, Reminder, Reply
 
 logger = logging.getLogger(__name__)
@@ -129,6 +137,32 @@ def save_inquiry(inquiry: Inquiry, *, by: User | None = None) -> Inquiry:
         inquiry.sent_at = before.sent_at
     inquiry.save()
     return inquiry
+
+
+def check_question(inquiry: Inquiry, *, required: bool, was_required: bool = False) -> None:
+    """Refuse a new required question, or an optional one made required, once answers have
+    been submitted.
+
+    Why refuse rather than require it only of those who have not submitted yet: a
+    secretariat reads 「必須」 as "every answer has it". Answers submitted without it would be
+    complete and incomplete at once: counted as submitted while the question's totals miss
+    them, and a coordinator correcting a typo would be stopped by a question they were never
+    asked. The message says what to do instead: add it as optional and ask the members who
+    have submitted (a reminder, or reopening one) to add it."""
+    if not required or was_required or inquiry.pk is None:
+        return
+    submitted = inquiry.replies.submitted().count()
+    if submitted:
+        raise ValidationError(
+            _(
+                "すでに%(n)d件の回答が提出されているため、必須の設問は追加できません"
+                "（必須に変えることもできません）。提出済みの回答にはこの設問の答えがなく、"
+                "集計がそろわないためです。「必須」を外して任意の設問として追加し、"
+                "提出済みの団体には督促や再開で回答の追加をお願いしてください。"
+            )
+            % {"n": submitted},
+            code="submitted",
+        )
 
 
 def audience_members(inquiry: Inquiry) -> QuerySet[Member]:
@@ -329,8 +363,9 @@ def _queue(
 
 
 def announce_inquiry(inquiry_id: int) -> int:
-    """The request mail, once per reply (or invitation): the rows are claimed as they are
-    mailed, so two workers, or a task run twice, mail each person once."""
+    """The request, once per reply (or invitation): the rows are claimed as they are mailed,
+    so two workers, or a task run twice, ask each person once. A 照会's is one bulletin to
+    the coordinators of the members claimed; returns the people it names (or mails)."""
     inquiry = Inquiry.objects.filter(pk=inquiry_id, status=Inquiry.Status.OPEN).first()
     if inquiry is None:
         return 0
@@ -356,12 +391,30 @@ def announce_inquiry(inquiry_id: int) -> int:
             )
         )
         people = mail_recipients([r.member_id for r in replies if r.member_id])
-        for reply in replies:
-            for contact in people.get(reply.member_id or 0, []):
-                _queue("inquiry_request", inquiry, contact, OutgoingMail.Kind.INQUIRY, body)
-                sent += 1
+        contacts = [c for r in replies for c in people.get(r.member_id or 0, [])]
+        _send_bulletin(inquiry, emails.request_bulletin(inquiry), contacts)
         Reply.objects.filter(pk__in=[r.pk for r in replies]).update(announced_at=timezone.now())
-    return sent
+    return len(contacts)
+
+
+INQUIRY_LIST_SLUG = "inquiries"
+
+
+def _send_bulletin(inquiry: Inquiry, message: tuple[str, str], contacts: list[Contact]) -> None:
+    """A 照会's request or reminder: one bulletin to the people named, through the 照会 list
+    (the pipeline's builder, List-Unsubscribe, retries; the archive copy for their members)."""
+    if not contacts:
+        return
+    mailing_list = mailing.service_list(
+        getattr(settings, "INQUIRY_MAILING_LIST", INQUIRY_LIST_SLUG),
+        name=_("照会"),
+        description=_(
+            "会員団体への照会（調査）の依頼と督促です。各団体の取りまとめ担当の方"
+            "（いなければ担当者の皆さま）にお送りしています。"
+        ),
+    )
+    subject, body = message
+    mailing.send_addressed_bulletin(mailing_list, subject=subject, body=body, contacts=contacts)
 
 
 # --- answering ---------------------------------------------------------------------------
@@ -564,16 +617,9 @@ def remind_unsubmitted(inquiry: Inquiry, *, by: User | None = None, key: str | N
             r for r in inquiry.replies.unsubmitted().select_related("inquiry") if r.is_open(now)
         ]
         people = mail_recipients([r.member_id for r in now_open if r.member_id])
-        for reply in now_open:
-            for contact in people.get(reply.member_id or 0, []):
-                _queue(
-                    "inquiry_reminder",
-                    inquiry,
-                    contact,
-                    OutgoingMail.Kind.INQUIRY_REMINDER,
-                    NO_BODY,
-                )
-                count += 1
+        contacts = [c for r in now_open for c in people.get(r.member_id or 0, [])]
+        _send_bulletin(inquiry, emails.reminder_bulletin(inquiry), contacts)
+        count = len(contacts)
     round_.recipients = count
     round_.save(update_fields=["recipients"])
     if by is not None:
@@ -693,15 +739,77 @@ def open_surveys_for(contact: Contact) -> list[Invitation]:
     )
 
 
-def survey_done(training: Training, contact: Contact) -> bool:
-    """Whether CONTACT may have the training's certificate as far as surveys go: every survey
-    of the training that requires it has been answered by them."""
-    required = Inquiry.objects.filter(
-        training=training, required_for_certificate=True, status=Inquiry.Status.OPEN
+CERTIFICATE_GATES = (Inquiry.Status.SCHEDULED, Inquiry.Status.OPEN)
+
+
+def survey_before_certificate(training: Training, contact: Contact) -> Inquiry | None:
+    """The survey of TRAINING that CONTACT must answer before their 参加証明書, or None.
+
+    A survey gates the certificate when the secretariat asked for it and has sent it (or set
+    it to open at the training's end); a draft gates nothing yet. Who has answered is read
+    from the person's Invitation only, so an anonymous survey gates as a named one does
+    without its answer ever being linked to them. No invitation is not an answer: an
+    attendee marked after the survey opened waits for theirs (the survey page makes it).
+    After the deadline the gate stays shut: the secretariat, who asked for the answers,
+    issues the certificate from the admin."""
+    return surveys_before_certificates([(training.pk, contact.pk)]).get((training.pk, contact.pk))
+
+
+def surveys_before_certificates(
+    pairs: Iterable[tuple[int, int]],
+) -> dict[tuple[int, int], Inquiry]:
+    """survey_before_certificate() for many (training id, contact id) PAIRS at once, in two
+    queries (the portal's 参加履歴 lists every training attended): the pairs still waiting for
+    an answer, each with the survey to answer first."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    surveys = list(
+        Inquiry.objects.filter(
+            training_id__in={training for training, _contact in pairs},
+            kind=Inquiry.Kind.SURVEY,
+            required_for_certificate=True,
+            status__in=CERTIFICATE_GATES,
+        ).order_by("deadline", "id")
     )
-    return not Invitation.objects.filter(
-        inquiry__in=required, contact=contact, answered=False
-    ).exists()
+    answered = set(
+        Invitation.objects.filter(
+            inquiry__in=surveys,
+            contact_id__in={contact for _training, contact in pairs},
+            answered=True,
+        ).values_list("inquiry_id", "contact_id")
+    )
+    waiting: dict[tuple[int, int], Inquiry] = {}
+    for training, contact in pairs:
+        for survey in surveys:
+            if survey.training_id == training and (survey.pk, contact) not in answered:
+                waiting[(training, contact)] = survey
+                break
+    return waiting
+
+
+def survey_done(training: Training, contact: Contact) -> bool:
+    """Whether CONTACT may have the training's certificate as far as surveys go."""
+    return survey_before_certificate(training, contact) is None
+
+
+@transaction.atomic
+def invite_attendee(inquiry: Inquiry, contact: Contact) -> Invitation | None:
+    """CONTACT's invitation to an open survey, made on the spot for an attendee marked after
+    it opened (beat's invite_new_attendees would make it within minutes; the certificate
+    page sends them here now). None for anyone who did not attend."""
+    invitation = invitation_for(inquiry, contact)
+    if invitation is not None or inquiry.status != Inquiry.Status.OPEN:
+        return invitation
+    registration = _survey_registrations(inquiry).filter(contact=contact).first()
+    if registration is None:
+        return None
+    # They are on the page already: no request mail.
+    Invitation.objects.bulk_create(
+        [Invitation(inquiry=inquiry, registration=registration, contact=contact, announced=True)],
+        ignore_conflicts=True,
+    )
+    return invitation_for(inquiry, contact)
 
 
 # --- what the secretariat reads ------------------------------------------------------------

@@ -5,6 +5,7 @@ from . import views
 app_name = "inquiries"
 urlpatterns = [
     path("m/<str:code>/", views.member_list, name="member"),
+    path("<int:pk>/answer/", views.answer_mine, name="answer_mine"),
     path("m/<str:code>/<int:pk>/", views.answer, name="answer"),
     path("m/<str:code>/<int:pk>/chosahyo.xlsx", views.form_xlsx, name="form_xlsx"),
     path("m/<str:code>/<int:pk>/upload/", views.upload, name="upload"),

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
@@ -17,8 +18,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from association.forms import MemberForm
 from association.models import Contact, Member, User
 from association.services import portal_contact
+from association.view_as import viewing_as
 from mailing.rendering import compile_body
 from questions import xlsx
 from questions.forms import AnswerForm
@@ -36,7 +39,7 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-class UploadForm(forms.Form):
+class UploadForm(MemberForm):
     file = forms.FileField(
         label=gettext_lazy("記入した調査票（.xlsx）"),
         error_messages={"required": gettext_lazy("ファイルを選んでください。")},
@@ -68,6 +71,27 @@ def _reply(me: Contact, pk: int) -> Reply:
         inquiry__kind=Inquiry.Kind.INQUIRY,
         inquiry__status=Inquiry.Status.OPEN,
     )
+
+
+@login_required
+def answer_mine(request: HttpRequest, pk: int) -> HttpResponse:
+    """The link in a 照会's request (one URL for every member, as the mail is one bulletin):
+    the answer page of the reader's own municipality that was asked; 404 for anyone else."""
+    reply = (
+        Reply.objects.filter(
+            inquiry_id=pk,
+            contact__isnull=True,
+            inquiry__kind=Inquiry.Kind.INQUIRY,
+            inquiry__status=Inquiry.Status.OPEN,
+            member__in=Contact.objects.for_user(_user(request)).values("member_id"),
+        )
+        .select_related("member")
+        .order_by("member__local_government_id")
+        .first()
+    )
+    if reply is None or reply.member is None:
+        raise Http404
+    return redirect("inquiries:answer", code=reply.member.local_government_id, pk=pk)
 
 
 @login_required
@@ -204,7 +228,9 @@ def survey(request: HttpRequest, pk: int) -> HttpResponse:
         status=Inquiry.Status.OPEN,
     )
     contact = Contact.objects.for_user(_user(request)).select_related("member").first()
-    invitation = services.invitation_for(inquiry, contact) if contact else None
+    # Viewing a member's portal read-only, a GET writes nothing: no invitation made on the spot.
+    find = services.invitation_for if viewing_as(request) else services.invite_attendee
+    invitation = find(inquiry, contact) if contact else None
     if contact is None or invitation is None:
         raise Http404
     ctx: dict[str, Any] = {
@@ -233,21 +259,33 @@ def survey(request: HttpRequest, pk: int) -> HttpResponse:
 # --- published results -----------------------------------------------------------------------
 
 
-def _require_member_reader(user: User) -> None:
+def may_read_results(user: User) -> bool:
     """Published results are for the secretariat and the staff of active members only (not a
-    guest municipality's), as the bulletin archive is."""
-    if not user.is_staff and not (
+    guest municipality's), as the bulletin archive is. The results pages and the archive's
+    list of results (templatetags.inquiries_portal.archived_results) both ask this."""
+    if not user.is_authenticated:
+        return False
+    return user.is_staff or (
         Contact.objects.for_user(user).filter(member__status=Member.Status.ACTIVE).exists()
-    ):
+    )
+
+
+def _require_member_reader(user: User) -> None:
+    if not may_read_results(user):
         raise PermissionDenied
+
+
+def published_results() -> QuerySet[Inquiry]:
+    """The results the secretariat published, newest deadline first."""
+    return Inquiry.objects.filter(published=True, status=Inquiry.Status.OPEN).order_by(
+        "-deadline", "-id"
+    )
 
 
 @login_required
 def published_list(request: HttpRequest) -> HttpResponse:
     _require_member_reader(_user(request))
-    inquiries = Inquiry.objects.filter(published=True, status=Inquiry.Status.OPEN).order_by(
-        "-deadline", "-id"
-    )
+    inquiries = published_results()
     return render(request, "inquiries/published_list.html", {"inquiries": inquiries})
 
 
@@ -255,6 +293,6 @@ def published_list(request: HttpRequest) -> HttpResponse:
 def published(request: HttpRequest, pk: int) -> HttpResponse:
     """A 照会's aggregate, published by the secretariat (free text only if it chose so)."""
     _require_member_reader(_user(request))
-    inquiry = get_object_or_404(Inquiry, pk=pk, published=True, status=Inquiry.Status.OPEN)
+    inquiry = get_object_or_404(published_results(), pk=pk)
     ctx = results.context(inquiry, include_text=inquiry.publish_text)
     return render(request, "inquiries/published.html", ctx)

@@ -123,7 +123,7 @@ class MailingListAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
     def recipient_count(self, obj: MailingList) -> str:
         if obj.pk is None:
             return "-"
-        count = audience.recipients(obj).count()
+        count = audience.recipient_count(obj)
         return _("%(n)d 名（いま送信した場合。配信停止と配信停止アドレスを除く）") % {"n": count}
 
     def get_form(
@@ -623,7 +623,7 @@ class BulletinAdmin(PersonalDataAdminMixin, admin.ModelAdmin):
         if bulletin.status in (Bulletin.Status.FAILED, Bulletin.Status.SENT):
             ctx["resendable"] = bulletin.deliveries.filter(status=Delivery.Status.FAILED).count()
         if bulletin.is_editable:
-            ctx["recipient_count"] = audience.recipients(bulletin.mailing_list).count()
+            ctx["recipient_count"] = audience.recipient_count(bulletin.mailing_list)
             ctx["schedule_form"] = ScheduleForm(
                 initial={
                     "scheduled_at": bulletin.scheduled_at

@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from association.forms import DATETIME_HELP, JapaneseDateTimeField, MemberForm
 from association.models import Contact, Member
 
 from .builder import refuse_line_breaks
@@ -24,7 +25,7 @@ def _one_line_field(form: forms.BaseForm, name: str) -> str:
     return value
 
 
-class PreferenceForm(forms.Form):
+class PreferenceForm(MemberForm):
     OPT_OUT = "opt_out"
     RESUBSCRIBE = "resubscribe"
 
@@ -33,7 +34,7 @@ class PreferenceForm(forms.Form):
     action = forms.ChoiceField(choices=[(OPT_OUT, OPT_OUT), (RESUBSCRIBE, RESUBSCRIBE)])
 
 
-class ArchiveSearchForm(forms.Form):
+class ArchiveSearchForm(MemberForm):
     q = forms.CharField(label=_("キーワード"), required=False, max_length=100)
     mailing_list = forms.TypedChoiceField(
         label=_("メーリングリスト"), required=False, coerce=int, empty_value=None
@@ -92,10 +93,10 @@ class BulletinForm(forms.Form):
 
 
 class ScheduleForm(forms.Form):
-    scheduled_at = forms.DateTimeField(
+    scheduled_at = JapaneseDateTimeField(
         label=_("送信日時（日本時間）"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=DATETIME_HELP,
+        widget=forms.DateTimeInput(attrs={"placeholder": "2026/4/1 9:30"}, format="%Y/%m/%d %H:%M"),
     )
 
     def clean_scheduled_at(self) -> Any:

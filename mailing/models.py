@@ -6,23 +6,50 @@ Every state change goes through mailing.services.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
 from association.models import Block, Contact, Member, Prefecture
 
 
-class MailingList(models.Model):
-    """An announcement list. Its audience is a rule over the registry, evaluated live, plus
-    contacts added by hand, minus per-contact opt-outs, minus the global suppression list.
+class AudienceRule(models.Model):
+    """Which member municipalities something reaches: a rule over the registry, evaluated
+    live by mailing.audience.rule_members(). Active members that match ANY of the selectors
+    (all members, blocks, prefectures, partner municipalities) AND, when set, one of the
+    member kinds.
 
-    The rule: active contacts of active members that match ANY of the selectors (all members,
-    blocks, prefectures, partner municipalities) AND, when set, one of the member kinds AND
-    one of the contact roles."""
+    A mailing list holds one, and so does a 照会 (inquiries.Inquiry), which asks members "by
+    the same rules as mailing lists": one set of fields, one meaning, one function reading
+    them. The reverse names are Django's default (block.mailinglist_set, block.inquiry_set),
+    one per model that holds a rule."""
+
+    all_members = models.BooleanField(_("全会員"), default=False)
+    blocks = models.ManyToManyField(Block, blank=True, verbose_name=_("ブロック"))
+    prefectures = models.ManyToManyField(Prefecture, blank=True, verbose_name=_("都道府県"))
+    partners = models.BooleanField(
+        _("連携自治体"), default=False, help_text=_("連携協定を結んだ自治体の会員。")
+    )
+    member_kinds = models.JSONField(
+        _("会員種別"),
+        default=list,
+        blank=True,
+        help_text=_("空なら全種別。値は association.Member.Kind。"),
+    )
+
+    class Meta:
+        abstract = True
+
+
+class MailingList(AudienceRule):
+    """An announcement list. Its audience is its AudienceRule, narrowed when set to one of
+    the contact roles, plus contacts added by hand, minus per-contact opt-outs, minus the
+    global suppression list."""
 
     name = models.CharField(_("リスト名"), max_length=80, unique=True)
     slug = models.SlugField(
@@ -50,23 +77,7 @@ class MailingList(models.Model):
         help_text=_("対象外の担当者もポータルから購読できるようにします。"),
     )
 
-    # The audience rule.
-    all_members = models.BooleanField(_("全会員"), default=False)
-    blocks = models.ManyToManyField(
-        Block, blank=True, related_name="mailing_lists", verbose_name=_("ブロック")
-    )
-    prefectures = models.ManyToManyField(
-        Prefecture, blank=True, related_name="mailing_lists", verbose_name=_("都道府県")
-    )
-    partners = models.BooleanField(
-        _("連携自治体"), default=False, help_text=_("連携協定を結んだ自治体の会員。")
-    )
-    member_kinds = models.JSONField(
-        _("会員種別"),
-        default=list,
-        blank=True,
-        help_text=_("空なら全種別。値は association.Member.Kind。"),
-    )
+    # Only a list narrows to roles: a 照会 picks each member's people itself.
     contact_roles = models.JSONField(
         _("担当者の役割"),
         default=list,
@@ -293,6 +304,13 @@ class Bulletin(models.Model):
     sent_subject = models.CharField(_("送信件名"), max_length=260, blank=True)
     sent_text = models.TextField(_("送信本文（テキスト）"), blank=True)
     sent_html = models.TextField(_("送信本文（HTML）"), blank=True)
+    # Sent to the people named in its Addressee rows instead of the list's audience (a 照会's
+    # request to each member's coordinators). Fixed at creation, with the rows, so that a
+    # snapshot can never fall back to the whole list.
+    addressed = models.BooleanField(_("宛先を個別に指定"), default=False, editable=False)
+    # The sent subject and text folded by association.search's one rule: what the archive's
+    # search matches a folded query against (trigram-indexed on PostgreSQL). Set with sent_*.
+    search_text = models.TextField(_("検索用"), blank=True, default="", editable=False)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -319,6 +337,41 @@ class Bulletin(models.Model):
     @property
     def is_editable(self) -> bool:
         return self.status in self.EDITABLE
+
+    def folded(self) -> str:
+        """This bulletin's search_text: its sent subject and text, folded."""
+        from association.search import search_text
+
+        return search_text(self.sent_subject, self.sent_text)
+
+
+class Addressee(models.Model):
+    """A person an addressed bulletin goes to, and the member they were addressed for: the
+    archive shows the bulletin to that member's staff only."""
+
+    bulletin = models.ForeignKey(
+        Bulletin, on_delete=models.CASCADE, related_name="addressees", verbose_name=_("配信")
+    )
+    contact = models.ForeignKey(
+        Contact, on_delete=models.CASCADE, related_name="+", verbose_name=_("担当者")
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="+", verbose_name=_("会員団体")
+    )
+
+    class Meta:
+        ordering = ["bulletin_id", "id"]
+        verbose_name = _("個別の宛先")
+        verbose_name_plural = _("個別の宛先")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bulletin", "contact"], name="addressee_once_per_bulletin"
+            )
+        ]
+        indexes = [models.Index(fields=["member", "bulletin"], name="addressee_member")]
+
+    def __str__(self) -> str:
+        return f"{self.bulletin} / 担当者#{self.contact_id}"
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
@@ -471,6 +524,19 @@ class DeliveryTallyQuerySet(models.QuerySet["DeliveryTally"]):
                     if n
                 ]
             )
+
+
+def tallied_deliveries(statuses: Iterable[str]) -> Coalesce:
+    """For annotating bulletins: how many of each one's deliveries are in STATUSES, summed from
+    its DeliveryTally rows (a few per bulletin), not counted over its deliveries."""
+    rows = (
+        DeliveryTally.objects.filter(bulletin_id=OuterRef("pk"), status__in=list(statuses))
+        .order_by()
+        .values("bulletin_id")
+        .annotate(total=Sum("n"))
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=models.BigIntegerField()), 0)
 
 
 class DeliveryTally(models.Model):

@@ -12,7 +12,7 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,10 +23,11 @@ from django.views.decorators.http import require_http_methods
 
 from association.models import Contact, Member, User
 from association.nendo import nendo_label, nendo_of, nendo_range
+from association.search import folded_q
 
 from . import audience, services
 from .forms import ArchiveSearchForm, PreferenceForm
-from .models import Bulletin, Document, MailingList, Subscription
+from .models import Addressee, Bulletin, Document, MailingList, Subscription
 
 
 def _user(request: HttpRequest) -> User:
@@ -147,10 +148,27 @@ def _nendo_bounds(nendo: int) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+def _archived(user: User, lists: QuerySet[MailingList]) -> QuerySet[Bulletin]:
+    """The sent bulletins USER may read: those of LISTS (_archive_lists) sent to their
+    audience, and the addressed ones (a 照会's request, whatever its list) addressed to
+    USER's municipality, and no other addressed one."""
+    sent = Bulletin.objects.sent()
+    if user.is_staff:
+        return sent.filter(mailing_list__in=lists)
+    members = Contact.objects.for_user(user).values("member_id")
+    return sent.filter(
+        Q(addressed=False, mailing_list__in=lists)
+        | Q(
+            Exists(Addressee.objects.filter(bulletin=OuterRef("pk"), member_id__in=members)),
+            addressed=True,
+        )
+    )
+
+
 @login_required
 def archive(request: HttpRequest) -> HttpResponse:
     lists = _archive_lists(_user(request))
-    sent = Bulletin.objects.sent().filter(mailing_list__in=lists)
+    sent = _archived(_user(request), lists)
     nendos = sorted(
         {nendo_of(at) for at in sent.values_list("started_at", flat=True) if at}, reverse=True
     )
@@ -169,14 +187,18 @@ def archive(request: HttpRequest) -> HttpResponse:
         if data.get("nendo"):
             start, end = _nendo_bounds(int(data["nendo"]))
             bulletins = bulletins.filter(started_at__gte=start, started_at__lt=end)
-        for word in (data.get("q") or "").split():
-            bulletins = bulletins.filter(
-                Q(sent_subject__icontains=word) | Q(sent_text__icontains=word)
-            )
+        # Folded as every search is (association.search): エドガワ, えどがわ, ｴﾄﾞｶﾞﾜ and 髙/高
+        # find the same bulletins, from the stored folded column.
+        condition = folded_q(data.get("q") or "", ["search_text"])
+        if condition is not None:
+            bulletins = bulletins.filter(condition)
     page = Paginator(bulletins, 20).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    ctx = {"form": form, "page": page, "query": query.urlencode()}
+    # The search as read, for the other sections of the page (published 照会 results, by
+    # inquiries' template tag): None when it could not be read, so they show nothing either.
+    search = form.cleaned_data if form.is_valid() else (None if form.is_bound else {})
+    ctx = {"form": form, "page": page, "query": query.urlencode(), "search": search}
     return render(request, "mailing/archive.html", ctx)
 
 
@@ -184,8 +206,7 @@ def archive(request: HttpRequest) -> HttpResponse:
 def archive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lists = _archive_lists(_user(request))
     bulletin = get_object_or_404(
-        Bulletin.objects.sent().filter(mailing_list__in=lists).select_related("mailing_list"),
-        pk=pk,
+        _archived(_user(request), lists).select_related("mailing_list"), pk=pk
     )
     copy = services.archived_copy(bulletin)
     back = reverse("mailing:archive")

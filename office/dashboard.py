@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, IntegerField, OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +20,7 @@ from association.nendo import nendo_of
 from association.privacy import can_see_personal_data
 from events.models import Registration, Training
 from mailing import services as mailing
-from mailing.models import Bulletin, Delivery, Suppression
+from mailing.models import Bulletin, Delivery, Suppression, tallied_deliveries
 from postbox import services as postbox
 
 # The report page's permissions (office.views); the link shows only to those who may open it.
@@ -115,15 +115,18 @@ def registration_deadlines(trainings: list[Training], now: dt.datetime) -> list[
 
 def attendance_to_record(now: dt.datetime) -> Section:
     """Trainings that have ended with confirmed registrations whose attendance is unknown."""
-    unknown = Q(
-        registrations__status=Registration.Status.CONFIRMED,
-        registrations__attendance=Registration.Attendance.UNKNOWN,
-    )
+    unknown = Registration.objects.filter(
+        training=OuterRef("pk"),
+        status=Registration.Status.CONFIRMED,
+        attendance=Registration.Attendance.UNKNOWN,
+    ).order_by()
+    count = unknown.values("training").annotate(n=Count("pk")).values("n")
+    # Which trainings on the index (training, status, …); how many only for the rows shown.
     trainings = (
         Training.objects.filter(ends_at__lt=now, ends_at__gte=now - dt.timedelta(days=90))
         .exclude(status=Training.Status.CANCELLED)
-        .annotate(unknown_count=Count("registrations", filter=unknown))
-        .filter(unknown_count__gt=0)
+        .filter(Exists(unknown))
+        .annotate(unknown_count=Subquery(count, output_field=IntegerField()))
         .order_by("-ends_at", "-id")
     )
     return Section.of(trainings)
@@ -149,10 +152,9 @@ FAILED_DELIVERIES = (Delivery.Status.FAILED, Delivery.Status.BOUNCED, Delivery.S
 
 def bulletin_failures(now: dt.datetime) -> Section:
     """Bulletins started in the last two weeks some of whose messages failed or bounced."""
-    failed = Count("deliveries", filter=Q(deliveries__status__in=FAILED_DELIVERIES))
     bulletins = (
         Bulletin.objects.filter(started_at__gte=now - RECENT)
-        .annotate(failed_count=failed)
+        .annotate(failed_count=tallied_deliveries(FAILED_DELIVERIES))
         .filter(failed_count__gt=0)
         .select_related("mailing_list")
         .order_by("-started_at", "-id")

@@ -24,7 +24,10 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
+from association.models import Contact
 from events.models import Registration, Training
+from inquiries.models import Inquiry
+from inquiries.services import survey_before_certificate, surveys_before_certificates
 
 GOTHIC = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
 MINCHO = "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf"
@@ -111,6 +114,37 @@ def find_certificate(code: str) -> Registration | None:
 
 def attended(training: Training) -> QuerySet[Registration]:
     return roster(training).filter(attendance=Registration.Attendance.ATTENDED)
+
+
+def survey_first(registration: Registration) -> Inquiry | None:
+    """The survey the attendee must answer before the portal offers their certificate (the
+    rule is inquiries'); the secretariat's download is never held back by it."""
+    return survey_before_certificate(registration.training, registration.contact)
+
+
+def surveys_first(registrations: list[Registration]) -> dict[int, Inquiry]:
+    """survey_first() for many REGISTRATIONS in two queries: registration id -> the survey
+    its attendee answers first (those not waiting are left out)."""
+    waiting = surveys_before_certificates((r.training_id, r.contact_id) for r in registrations)
+    return {
+        r.pk: waiting[(r.training_id, r.contact_id)]
+        for r in registrations
+        if (r.training_id, r.contact_id) in waiting
+    }
+
+
+def certificates_of(contact: Contact) -> QuerySet[Registration]:
+    """The attendances whose 参加証明書 CONTACT may have from the portal, newest first, however
+    many 年度 ago: their own; a coordinator's, everyone's of their municipality (they register
+    colleagues and keep the papers for the office). Never another municipality's."""
+    rows = Registration.objects.with_people().filter(
+        member_id=contact.member_id,
+        status=Registration.Status.CONFIRMED,
+        attendance=Registration.Attendance.ATTENDED,
+    )
+    if not contact.is_coordinator:
+        rows = rows.filter(contact_id=contact.pk)
+    return rows.order_by("-training__starts_at", "-training_id", "contact__kana", "id")
 
 
 def certificates(registrations: list[Registration]) -> bytes:

@@ -5,6 +5,7 @@ from . import views
 app_name = "papers"
 
 urlpatterns = [
+    path("m/<str:code>/history/", views.attendance_history, name="attendance_history"),
     path(
         "m/<str:code>/registrations/<int:pk>/certificate.pdf",
         views.my_certificate,

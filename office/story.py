@@ -44,21 +44,27 @@ class Story:
 
 
 def member_story(member: Member, *, show_people: bool) -> Story:
+    """MEMBER's story in six queries whatever its size: agreements, its contacts' roles, its
+    registrations grouped by training, its deliveries grouped by bulletin (the latest ten),
+    the bulletins that reached it, and its history."""
     agreements = list(Agreement.objects.filter(local_government_id=member.local_government_id))
     contacts = member.contacts.active().aggregate(
         n=Count("pk"), coordinators=Count("pk", filter=Q(role="coordinator"))
     )
-    registrations = Registration.objects.filter(member=member)
-    per_nendo = {
-        row["training__nendo"]: _counts_of(row)
-        for row in registrations.values("training__nendo").annotate(**_aggregates()).order_by()
-    }
+    per_training = (
+        Registration.objects.filter(member=member)
+        .values("training_id", "training__nendo", "training__title", "training__starts_at")
+        .annotate(**_aggregates())
+        .order_by("training__starts_at", "training_id")
+    )
+    per_nendo: dict[int, Counts] = {}
     titles: dict[int, list[str]] = {}
-    attended = registrations.filter(
-        status=Registration.Status.CONFIRMED, attendance=Registration.Attendance.ATTENDED
-    ).values_list("training__nendo", "training__title")
-    for nendo, title in attended.distinct().order_by("training__starts_at"):
-        titles.setdefault(nendo, []).append(title)
+    for row in per_training:
+        nendo = row["training__nendo"]
+        counts = _counts_of(row)
+        per_nendo.setdefault(nendo, Counts()).add(counts)
+        if counts.attended:
+            titles.setdefault(nendo, []).append(row["training__title"])
     deliveries = (
         Delivery.objects.filter(member=member)
         .values("bulletin_id", "bulletin__sent_subject", "bulletin__subject")

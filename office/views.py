@@ -124,16 +124,32 @@ def training_paper(request: HttpRequest, pk: int, paper: str) -> HttpResponse:
 
 @login_required
 def my_certificate(request: HttpRequest, code: str, pk: int) -> HttpResponse:
-    """The portal: an attendee downloads their own certificate."""
+    """The portal: an attendee downloads their own certificate (a coordinator, any of their
+    municipality's: papers.certificates_of)."""
     contact = portal_contact(request.user, code)  # type: ignore[arg-type]
-    registration = get_object_or_404(
-        Registration.objects.with_people(),
-        pk=pk,
-        contact=contact,
-        status=Registration.Status.CONFIRMED,
-        attendance=Registration.Attendance.ATTENDED,
-    )
+    registration = get_object_or_404(papers.certificates_of(contact), pk=pk)
+    survey = papers.survey_first(registration)
+    if survey is not None:  # a typed or bookmarked URL too: the survey comes first
+        return render(
+            request,
+            "office/certificate_after_survey.html",
+            {"member": contact.member, "registration": registration, "survey": survey},
+            status=403,
+        )
     return _pdf(papers.certificates([registration]), _("参加証明書.pdf"))
+
+
+@login_required
+def attendance_history(request: HttpRequest, code: str) -> HttpResponse:
+    """The portal's 参加履歴: the trainings attended, by 年度, each with its 参加証明書, however
+    long ago (the training's own page drops out of the list of trainings after a while)."""
+    contact = portal_contact(request.user, code)  # type: ignore[arg-type]
+    rows = list(papers.certificates_of(contact))
+    waiting = papers.surveys_first(rows)
+    for row in rows:  # the certificate waits for that attendee's survey answer, as on its page
+        row.survey_first = waiting.get(row.pk)  # type: ignore[attr-defined]
+    context = {"me": contact, "member": contact.member, "rows": rows}
+    return render(request, "office/attendance_history.html", context)
 
 
 @login_required

@@ -206,6 +206,9 @@ def queue_mail(
         raise ValidationError(_("テキストの本文がありません。"))
     if not isinstance(html, str):
         raise ValidationError(_("HTMLの本文が文字列ではありません。"))
+    if "\x00" in text or "\x00" in html:
+        # No mail part may carry it, and PostgreSQL cannot store it: refused, not half-queued.
+        raise ValidationError(_("本文に使えない文字（NUL）が含まれています。"))
     reference = _one_line(reference, _("参照"))[:200]
     if contact_id is not None and (not isinstance(contact_id, int) or contact_id <= 0):
         raise ValidationError(_("担当者IDが正しくありません。"))

@@ -218,12 +218,14 @@ class OwnedQuestionInline(QuestionInline):
 
     checks_class = _OwnedInlineChecks
     owner_field = "question_set"
+    # An owner with rules of its own on its questions subclasses OwnedQuestionFormSet.
+    owner_formset: type[OwnedQuestionFormSet] = OwnedQuestionFormSet
     verbose_name = gettext_lazy("設問")
     verbose_name_plural = gettext_lazy("設問")
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
         base = type(
-            "OwnedQuestionFormSet", (OwnedQuestionFormSet,), {"owner_field": self.owner_field}
+            "OwnedQuestionFormSet", (self.owner_formset,), {"owner_field": self.owner_field}
         )
         fields: list[str] = [
             str(name)

@@ -370,7 +370,8 @@ def open_workbook(data: bytes) -> Any:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        # NotImplementedError: a damaged header naming a zip version or method zipfile lacks
         raise FormFileError(_("Excel ファイルが壊れているため読めません。")) from None
     if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
         raise FormFileError(

@@ -110,6 +110,7 @@ def prepare_burst(members: int, per_member: int, capacity: int, limit: int) -> d
     from django.utils import timezone
 
     from association import services as registry
+    from association.backends import PASSWORD_BACKEND
     from association.models import LocalGovernment, Member
     from events import services as events
     from events.models import Training
@@ -148,7 +149,7 @@ def prepare_burst(members: int, per_member: int, capacity: int, limit: int) -> d
             assert contact.user is not None
             store = SessionStore()
             store[SESSION_KEY] = str(contact.user.pk)
-            store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+            store[BACKEND_SESSION_KEY] = PASSWORD_BACKEND
             store[HASH_SESSION_KEY] = contact.user.get_session_auth_hash()
             store.create()
             people.append(

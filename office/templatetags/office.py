@@ -42,3 +42,12 @@ def member_story(context: dict[str, Any], member: Any) -> dict[str, Any]:
         "member": member,
         "request": request,
     }
+
+
+@register.inclusion_tag("office/_certificate_link.html")
+def certificate_link(registration: Any, code: str) -> dict[str, Any]:
+    """The portal's 参加証明書 link on a training page, or, while the training's survey waits
+    for this attendee's answer, a note that the survey comes first (with its link)."""
+    from ..papers import survey_first
+
+    return {"registration": registration, "code": code, "survey": survey_first(registration)}

@@ -172,3 +172,64 @@ def test_staff_who_may_only_view_cannot_withdraw(client, storied):
     page = client.get(reverse("admin:association_member_change", args=[storied.pk])).content
     assert "退会の手続き" not in page.decode() and "担当者情報の更新" in page.decode()
     assert "鈴木 健太" not in page.decode()
+
+
+def test_the_history_names_both_people_of_a_hand_over_in_one_query(edogawa, alice, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from association.history import member_history
+
+    services.hand_over_contact(alice, successor=bob)
+    services.withdraw_member(edogawa, left_on=dt.date(2026, 3, 31), note="市の方針により")
+
+    with CaptureQueriesContext(connection) as captured:
+        named = member_history(Member.objects.get(pk=edogawa.pk), show_people=True)
+    hidden = member_history(edogawa, show_people=False)
+
+    assert len(captured) == 2  # the member, then its whole history
+    handed = next(line for line in named if line.what == action_label("contact_handed_over"))
+    assert "佐藤 美咲" in handed.detail and "鈴木 健太" in handed.detail
+    hidden_line = next(line for line in hidden if line.what == action_label("contact_handed_over"))
+    assert "佐藤" not in hidden_line.detail and f"担当者#{bob.pk}" in hidden_line.detail
+    left = next(line for line in named if line.what == "退会")
+    assert left.detail == "市の方針により" and left.when.startswith("令和8年3月31日")
+    assert [line.at for line in named] == sorted((line.at for line in named), reverse=True)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_a_short_history_never_shows_an_act_with_a_person_missing(edogawa, alice, bob, limit):
+    from association.history import member_history
+
+    services.hand_over_contact(alice, successor=bob)
+    services.hand_over_contact(
+        bob,
+        successor=services.add_contact(
+            edogawa, name="田中 花子", email="carol@city.edogawa.example.jp"
+        ),
+    )
+    everything = member_history(edogawa, show_people=True)
+
+    lines = member_history(edogawa, show_people=True, limit=limit)
+
+    assert len(lines) == min(limit, len(everything))
+    assert not [line for line in lines if "{" in line.detail]
+    assert [line.detail for line in lines] == [line.detail for line in everything[:limit]]
+
+
+def test_the_member_page_lists_its_first_ten_contacts_the_active_first(desk, edogawa, alice):
+    services.deactivate_contact(alice)
+    for n in range(11):
+        services.add_contact(
+            edogawa,
+            name=f"職員 {n:02d}",
+            kana=f"しょくいん {n:02d}",
+            email=f"s{n}@city.edogawa.example.jp",
+        )
+
+    html = desk.get(reverse("admin:association_member_change", args=[edogawa.pk])).content.decode()
+
+    assert "職員 00" in html and "職員 09" in html
+    assert "職員 10" not in html.split('id="story-contacts-h"')[0]
+    assert "佐藤 美咲" not in html.split('id="story-contacts-h"')[0]  # inactive: after the ten
+    assert "有効な担当者 11 名" in html

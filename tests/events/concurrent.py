@@ -46,6 +46,12 @@ def _act(job: tuple[str, int, int, float, float]) -> tuple[str, int, str]:
                 pk=target_id
             )
             return (action, target_id, services.cancel_registration(registration).status)
+        if action == "to_waiting":
+            registration = Registration.objects.select_related("training").get(pk=target_id)
+            promoted = services.move_to_waiting_list(
+                registration, at_head=target_id % 2 == 0, reason="同時の移動", by=None
+            )
+            return (action, target_id, f"moved:{len(promoted)}")
         if action == "promote":
             training = Training.objects.get(pk=training_id)
             promoted = services.promote_waiting_list(training)

@@ -127,6 +127,8 @@ def test_it_tells_registrants_when_the_secretariat_moves_the_training(admin_clie
             "ends_at_1": f"{timezone.localtime(end):%H:%M}",
             "sessions-TOTAL_FORMS": "0",
             "sessions-INITIAL_FORMS": "0",
+            "questions-TOTAL_FORMS": "0",
+            "questions-INITIAL_FORMS": "0",
         }
     )
     data.pop("starts_at", None)
@@ -187,6 +189,8 @@ def test_it_asks_for_a_block_when_a_block_training_has_none(admin_client, regist
             "reminder_days": "3",
             "sessions-TOTAL_FORMS": "0",
             "sessions-INITIAL_FORMS": "0",
+            "questions-TOTAL_FORMS": "0",
+            "questions-INITIAL_FORMS": "0",
         },
     )
 

@@ -110,5 +110,6 @@ def change_data(admin_client, url, **changes):  # type: ignore[no-untyped-def]
         elif value is not None:
             data[name] = value.pk if hasattr(value, "pk") else value
     data.update({"sessions-TOTAL_FORMS": "0", "sessions-INITIAL_FORMS": "0"})
+    data.update({"questions-TOTAL_FORMS": "0", "questions-INITIAL_FORMS": "0"})
     data.update(changes)
     return {k: ("" if v is None else v) for k, v in data.items()}

@@ -113,6 +113,50 @@ def test_it_gives_each_freed_seat_to_exactly_one_person_while_others_register(
         assert registration.status == Registration.Status.CANCELLED
 
 
+def test_moves_to_the_waiting_list_at_once_keep_the_capacity_exact(make_training, staff, crowd):
+    """The secretariat's moves (issue 10 §2), some pressed twice, while others register: each
+    freed seat goes to exactly one waiting person, and the seats stay exactly full."""
+    from events import services
+
+    training = make_training(capacity=50, per_member_limit=3)
+    first, newcomers = staff[:120], staff[120:160]
+    for contact in first:
+        services.register_for_training(training, contact=contact)
+    confirmed = list(Registration.objects.confirmed().filter(training=training))
+    moving = random.sample(confirmed, 10)
+    jobs = [("to_waiting", training.pk, r.pk) for r in moving]
+    jobs += [("to_waiting", training.pk, r.pk) for r in moving[:2]]  # pressed twice
+    jobs += [("register", training.pk, c.pk) for c in newcomers]
+    random.shuffle(jobs)
+
+    results = crowd.run(jobs, jitter=0.02)
+
+    errors = [r for r in results if r[2].startswith("error")]
+    moved = [r for r in results if r[2].startswith("moved")]
+    # A second press is refused, as a refusal, not a failure, unless a promotion gave that
+    # person the seat back between the two presses: then it is a move again.
+    assert all("ValidationError" in r[2] for r in errors)
+    assert {r[1] for r in errors} <= {r.pk for r in moving[:2]}
+    assert len(moved) + len(errors) == 12 and len(moved) >= 10
+    assert assert_rules_hold(training) == 50
+    promoted = Notice.objects.filter(registration__training=training, kind=Notice.Kind.PROMOTED)
+    once = Counter(promoted.values_list("registration_id", flat=True))
+    # Each freed seat went to exactly one person, told once; only someone moved in between
+    # can be promoted twice.
+    assert sum(int(r[2].split(":")[1]) for r in moved) == promoted.count()
+    assert all(n == 1 or pk in {r.pk for r in moving} for pk, n in once.items())
+    for registration in moving:
+        registration.refresh_from_db()
+        # Back in a seat only by a later move's promotion (someone put at the head).
+        assert registration.status == Registration.Status.WAITLISTED or registration.pk in once
+    positions = list(
+        Registration.objects.waitlisted()
+        .filter(training=training)
+        .values_list("queue_position", flat=True)
+    )
+    assert len(positions) == len(set(positions))  # no two people share a place
+
+
 def assert_each_decision_was_right_in_arrival_order(training):
     """Replay the registrations in the order they took the lock: each got a seat exactly when
     the training and the member had room at that moment."""

@@ -117,3 +117,23 @@ def test_the_form_offers_checkboxes_with_labels_and_no_dashes(
 
     assert 'type="checkbox"' in html and "---------" not in html
     assert '<label for="id_contact_' in html and bob.name in html
+
+
+def test_registering_a_new_colleague_with_a_line_break_registers_no_one(
+    client, make_training, alice, bob, edogawa
+):
+    training = make_training()
+    client.force_login(alice.user)
+    response = client.post(
+        detail(edogawa, training),
+        {
+            "contact": [bob.pk],
+            "new_name": "山田 花子",
+            "new_department": "福祉部\r\nBcc: evil@example.com",
+            "new_email": "hanako@city.edogawa.example.jp",
+        },
+        follow=True,
+    )
+    assert "所属に改行や制御文字は使えません" in response.content.decode()
+    assert not Contact.objects.filter(email="hanako@city.edogawa.example.jp").exists()
+    assert not Registration.objects.exists()

@@ -68,6 +68,28 @@ def test_each_waiting_registration_is_told_its_own_place_in_the_queue(make_train
     assert [r.waitlist_place() for r in Registration.objects.waitlisted()] == [1, 2]
 
 
+def test_a_waiting_notice_mailed_after_the_seat_came_never_says_none(
+    make_training, edogawa, outbox
+):
+    """The notice is rendered when the postbox takes it; by then the person may hold a seat."""
+    training = make_training(capacity=1, per_member_limit=5)
+    first, second = colleagues(edogawa, 2)
+    services.register_for_training(training, contact=first)
+    services.register_for_training(training, contact=second)
+    # The seat came (a promotion) before the postbox rendered the waiting notice.
+    Registration.objects.filter(training=training, contact=second).update(
+        status=Registration.Status.CONFIRMED
+    )
+
+    deliver_pending()
+
+    waiting = [m for m in outbox.to(second.email) if "キャンセル待ち" in m.subject]
+    assert waiting, [m.subject for m in outbox.to(second.email)]
+    for mail in waiting:
+        assert "None" not in mail.subject + mail.text
+        assert "キャンセル待ちとして受け付けました" in mail.text
+
+
 def test_it_waitlists_when_full_and_keeps_the_online_url_from_the_waiting(
     make_training, edogawa, adachi, outbox
 ):

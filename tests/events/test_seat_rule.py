@@ -11,7 +11,7 @@ from django.db import connection
 from events import seats, services
 from events.models import Notice, Registration
 
-LATEST = "events.migrations.0008_take_seat_function_promotes_first"
+LATEST = "events.migrations.0011_registration_queue_position"
 
 
 def normalised(sql: str) -> str:
@@ -65,3 +65,52 @@ def test_a_registration_promotes_the_waiting_person_a_free_seat_is_owed_to_first
     kinds = dict(Notice.objects.filter(registration=waiting_bob).values_list("kind", "contact"))
     assert kinds[Notice.Kind.PROMOTED] == bob.pk
     assert Notice.objects.get(registration=late).kind == Notice.Kind.WAITLISTED
+
+
+def test_the_waiting_list_follows_the_queue_position_not_the_row_id(
+    make_training, alice, bob, charlie, edogawa
+):
+    from association import services as association
+
+    dave = association.add_contact(edogawa, name="田中 一郎", email="dave@city.edogawa.example.jp")
+    training = make_training(capacity=1, per_member_limit=5)
+    seat = services.register_for_training(training, contact=alice)
+    first = services.register_for_training(training, contact=bob)
+    second = services.register_for_training(training, contact=charlie)
+    third = services.register_for_training(training, contact=dave)
+
+    positions = dict(Registration.objects.values_list("pk", "queue_position"))
+    assert positions[seat.pk] is None  # a seat has no place in the queue
+    assert [positions[r.pk] for r in (first, second, third)] == [1, 2, 3]
+    # The secretariat put charlie ahead of everyone: the queue, not the id, decides.
+    Registration.objects.filter(pk=second.pk).update(queue_position=0)
+    assert [r.pk for r in Registration.objects.waitlisted()] == [second.pk, first.pk, third.pk]
+    assert Registration.objects.get(pk=second.pk).waitlist_place() == 1
+    assert Registration.objects.get(pk=first.pk).waitlist_place() == 2
+
+    Registration.objects.filter(pk=seat.pk).update(status="cancelled")
+    promoted = services.promote_waiting_list(training)
+
+    assert [r.pk for r in promoted] == [second.pk]
+    # Arriving later still means the tail, after every position ever given.
+    late = services.register_for_training(
+        training,
+        contact=association.add_contact(
+            edogawa, name="佐藤 花子", email="hanako@city.edogawa.example.jp"
+        ),
+    )
+    assert Registration.objects.get(pk=late.pk).queue_position == 4
+
+
+def test_the_migration_backfills_the_queue_from_the_row_ids(make_training, alice, bob, charlie):
+    backfill = import_module("events.migrations.0011_registration_queue_position").BACKFILL
+    training = make_training(capacity=1)
+    for contact in (alice, bob, charlie):
+        services.register_for_training(training, contact=contact)
+    Registration.objects.update(queue_position=None)
+
+    with connection.cursor() as cursor:
+        cursor.execute(backfill)
+
+    rows = Registration.objects.order_by("id").values_list("status", "queue_position")
+    assert list(rows) == [("confirmed", None), ("waitlisted", 1), ("waitlisted", 2)]

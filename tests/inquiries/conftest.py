@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from events import services as events
+from events.models import Registration
 from events.workdays import is_working_day
 from inquiries import services
 from inquiries.models import Inquiry, Reply
@@ -104,6 +106,37 @@ def inquiry(make_inquiry, edogawa, adachi, alice, bob, charlie) -> Inquiry:
 
 def reply_of(inquiry: Inquiry, member) -> Reply:  # type: ignore[no-untyped-def]
     return Reply.objects.get(inquiry=inquiry, member=member)
+
+
+@pytest.fixture
+def attended(make_training, alice, bob, charlie):
+    """A training that has ended: alice and charlie attended, bob was absent."""
+    training = make_training(capacity=10)
+    for contact in (alice, bob, charlie):
+        events.register_for_training(training, contact=contact)
+    registrations = Registration.objects.filter(training=training)
+    events.mark_attendance(
+        registrations.exclude(contact=bob), attendance=Registration.Attendance.ATTENDED
+    )
+    events.mark_attendance(
+        registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT
+    )
+    return training
+
+
+def deliver_bulletins() -> int:
+    """Send the 照会 bulletins started so far, as the worker would (unit tests never commit, so
+    the tasks queued on commit never reach the broker). Returns the bulletins sent."""
+    from mailing import services as mailing
+    from mailing.models import Bulletin
+
+    sent = 0
+    for bulletin in Bulletin.objects.filter(status=Bulletin.Status.SENDING):
+        mailing.snapshot_audience(bulletin.pk)
+        while mailing.drain_bulletin(bulletin.pk):
+            pass
+        sent += 1
+    return sent
 
 
 __all__ = ["make_training"]

@@ -7,16 +7,19 @@ from __future__ import annotations
 import io
 
 import openpyxl
+import pytest
 from django.contrib.auth.models import Permission
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from association.models import User
 from inquiries import services
 from inquiries.models import Inquiry, Reply
-from postbox.models import OutgoingMail
+from mailing.models import Addressee
 
 from .conftest import answers, reply_of, working_day_after
 from .test_portal import fill
+from .test_surveys import make_survey, opened, values
 
 
 def clerk_with(*codenames: str) -> User:
@@ -99,8 +102,8 @@ def test_one_click_reminds_only_the_municipalities_that_have_not_submitted(
     url = reverse("admin:inquiries_inquiry_progress", args=[inquiry.pk])
     admin_client.post(url)
     admin_client.post(url)  # twice: still one round
-    reminders = OutgoingMail.objects.filter(kind=OutgoingMail.Kind.INQUIRY_REMINDER)
-    assert list(reminders.values_list("to", flat=True)) == [charlie.email]
+    reminders = Addressee.objects.filter(bulletin__subject__startswith="【照会・ご回答のお願い】")
+    assert list(reminders.values_list("contact__email", flat=True)) == [charlie.email]
 
 
 def test_the_aggregate_counts_submitted_answers_with_a_chart(
@@ -179,3 +182,103 @@ def test_published_results_are_for_members_and_hold_free_text_only_when_chosen(
     assert client.get(url).status_code == 403
     client.logout()
     assert client.get(url).status_code == 302
+
+
+def _one_question_inquiry(edogawa, adachi) -> Inquiry:  # type: ignore[no-untyped-def]
+    inquiry = services.save_inquiry(
+        Inquiry(title="相談窓口の設置状況", all_members=True, deadline=working_day_after(10))
+    )
+    services.questions.save_question(
+        inquiry.question_set, kind="yes_no", text="相談窓口がありますか", required=True
+    )
+    return services.send_inquiry(inquiry)
+
+
+def _change_form(inquiry: Inquiry, *, new: dict[str, str] | None = None, **first: str) -> dict:
+    """The change page's POST for a sent 照会: its texts and its questions as they are, the
+    first question's fields overridden by FIRST, and NEW as one more question."""
+    questions = list(inquiry.question_set.questions.all())
+    data = {
+        "title": inquiry.title,
+        "purpose": "",
+        "body": "",
+        "reminder_days": "",
+        "questions-TOTAL_FORMS": str(len(questions) + (1 if new else 0)),
+        "questions-INITIAL_FORMS": str(len(questions)),
+    }
+    for n, q in enumerate(questions):
+        fields = {
+            "id": str(q.pk),
+            "order": str(q.order),
+            "kind": q.kind,
+            "text": q.text,
+            "max_rows": str(q.max_rows),
+            **({"required": "on"} if q.required else {}),
+        }
+        if n == 0:
+            fields.update(first)
+            fields = {k: v for k, v in fields.items() if v != ""}
+        data.update({f"questions-{n}-{k}": v for k, v in fields.items()})
+    if new:
+        n = len(questions)
+        data.update({f"questions-{n}-{k}": v for k, v in {"max_rows": "20", **new}.items()})
+    return data
+
+
+def test_a_required_question_is_refused_once_a_member_has_submitted(
+    admin_client, edogawa, adachi, alice
+):
+    inquiry = _one_question_inquiry(edogawa, adachi)
+    url = reverse("admin:inquiries_inquiry_change", args=[inquiry.pk])
+    late = {"order": "2", "kind": "short_text", "text": "担当課名", "required": "on"}
+    # No one has submitted yet: a required question may still be added.
+    assert admin_client.post(url, _change_form(inquiry, new=late)).status_code == 302
+    assert inquiry.question_set.questions.filter(text="担当課名", required=True).exists()
+
+    services.save_reply(
+        reply_of(inquiry, edogawa),
+        {
+            q.pk: True if q.kind == "yes_no" else "保健予防課"
+            for q in inquiry.question_set.questions.all()
+        },
+        contact=alice,
+        submit=True,
+    )
+    later = {"order": "3", "kind": "number", "text": "相談件数", "required": "on"}
+    refused = admin_client.post(url, _change_form(inquiry, new=later))
+    assert refused.status_code == 200
+    page = refused.content.decode()
+    assert "すでに1件の回答が提出されているため、必須の設問は追加できません" in page
+    assert not inquiry.question_set.questions.filter(text="相談件数").exists()
+
+    # An optional question made required is the same case.
+    services.questions.save_question(
+        inquiry.question_set, kind="long_text", text="課題", required=False
+    )
+    optional = inquiry.question_set.questions.get(text="課題")
+    data = _change_form(inquiry)
+    n = list(inquiry.question_set.questions.all()).index(optional)
+    data[f"questions-{n}-required"] = "on"
+    assert "必須の設問は追加できません" in admin_client.post(url, data).content.decode()
+    optional.refresh_from_db()
+    assert not optional.required
+
+    # The same question, optional, is taken.
+    later.pop("required")
+    assert admin_client.post(url, _change_form(inquiry, new=later)).status_code == 302
+    assert inquiry.question_set.questions.filter(text="相談件数", required=False).exists()
+    # A required question submitted answers already have stays required when edited.
+    first = inquiry.question_set.questions.get(text="相談窓口がありますか")
+    data = _change_form(inquiry, text="相談窓口がありますか（常設）")
+    assert admin_client.post(url, data).status_code == 302
+    first.refresh_from_db()
+    assert first.required and first.text == "相談窓口がありますか（常設）"
+
+
+def test_a_surveys_answers_count_as_submitted_for_the_required_rule(attended, alice):
+    survey = opened(make_survey(attended, anonymous=True))
+    services.check_question(survey, required=True)  # no answer yet
+    services.answer_survey(survey, alice, values(survey))
+    with pytest.raises(ValidationError):
+        services.check_question(survey, required=True)
+    services.check_question(survey, required=False)

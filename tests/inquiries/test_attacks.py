@@ -15,23 +15,36 @@ from hypothesis import strategies as st
 from association import services as association
 from inquiries import services
 from inquiries.models import Reply
-from postbox.models import OutgoingMail
+from mailing.models import Addressee, Bulletin
 from questions.models import AnswerChange
 from questions.values import clean_line
 
-from .conftest import answers, by_text, reply_of
+from .conftest import answers, by_text, deliver_bulletins, reply_of
 
 LONG_NAME = "寿限無寿限無五劫の擦り切れ海砂利水魚の水行末雲来末風来末食う寝る処に住む処藪ら柑子の藪柑子パイポパイポパイポのシューリンガン"[
     :60
 ]
 
 
-def test_a_sixty_character_name_and_cr_lf_everywhere_stay_on_one_line(make_inquiry, edogawa):
+def test_a_sixty_character_name_and_cr_lf_everywhere_stay_on_one_line(
+    make_inquiry, edogawa, outbox
+):
+    # A contact's name or department with CR/LF is refused at input (it reaches mail
+    # headers); an inquiry's title and answers are folded onto one line.
+    with pytest.raises(ValidationError) as refused:
+        association.add_contact(
+            edogawa,
+            name=f"{LONG_NAME}\r\nBcc: evil@example.com",
+            email="long@city.edogawa.example.jp",
+            department="健康部\r\nBcc: evil@example.com",
+            role="coordinator",
+        )
+    assert set(refused.value.error_dict) == {"name", "department"}
     contact = association.add_contact(
         edogawa,
         name=LONG_NAME,
         email="long@city.edogawa.example.jp",
-        department="健康部\r\nBcc: evil@example.com",
+        department="健康部",
         role="coordinator",
     )
     inquiry = services.send_inquiry(
@@ -39,8 +52,10 @@ def test_a_sixty_character_name_and_cr_lf_everywhere_stay_on_one_line(make_inqui
     )
     assert inquiry.title == "照会 Bcc: evil@example.com" and "\n" not in inquiry.purpose
     services.announce_inquiry(inquiry.pk)
-    mail = OutgoingMail.objects.get(kind=OutgoingMail.Kind.INQUIRY)
+    deliver_bulletins()
+    (mail,) = outbox.to(contact.email)
     assert "\n" not in mail.subject and "\r" not in mail.subject
+    assert mail.message["Bcc"] is None
     assert f"{LONG_NAME} 様" in mail.text
     reply = reply_of(inquiry, edogawa)
     q = by_text(inquiry)
@@ -116,8 +131,9 @@ def test_the_request_mail_announced_by_two_workers_at_once_goes_once(
         thread.start()
     for thread in threads:
         thread.join()
+    (bulletin,) = Bulletin.objects.all()  # one request, naming each coordinator once
     to = sorted(
-        OutgoingMail.objects.filter(kind=OutgoingMail.Kind.INQUIRY).values_list("to", flat=True)
+        Addressee.objects.filter(bulletin=bulletin).values_list("contact__email", flat=True)
     )
     assert to == sorted([alice.email, charlie.email])
 

@@ -7,15 +7,17 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from association import services as registry
-from inquiries import services
+from inquiries import emails, services
 from inquiries.models import Inquiry, Reminder, Reply
-from postbox.models import OutgoingMail
+from mailing.models import Bulletin
 from questions.models import AnswerChange
 
-from .conftest import answers, by_text, reply_of, working_day_after
+from .conftest import answers, by_text, deliver_bulletins, reply_of, working_day_after
 
 
 def test_it_asks_each_member_once_and_mails_only_their_coordinators(
@@ -25,18 +27,24 @@ def test_it_asks_each_member_once_and_mails_only_their_coordinators(
     assert set(inquiry.replies.values_list("member_id", flat=True)) == {edogawa.pk, adachi.pk}
     assert services.announce_inquiry(inquiry.pk) == 2
     assert services.announce_inquiry(inquiry.pk) == 0  # a task run twice mails no one twice
+    assert deliver_bulletins() == 1  # one bulletin, naming each coordinator
     to = sorted(m.to for m in outbox.messages())
     assert to == [alice.email, charlie.email]  # bob is staff, not the coordinator
     mail = outbox.to(alice.email)[0]
-    assert "令和8年度 自殺対策計画の策定状況について" in mail.subject
-    assert f"/inquiries/m/{edogawa.local_government_id}/{inquiry.pk}/" in mail.text
+    assert mail.subject.startswith("【照会】令和8年度 自殺対策計画の策定状況について")
+    assert emails.answer_link(inquiry) in mail.text.splitlines()  # in full, on its own line
     assert "佐藤 美咲 様" in mail.text
+    assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "<inquiries." in mail.message["List-Id"]
 
 
-def test_a_member_with_no_coordinator_is_asked_through_all_its_staff(make_inquiry, edogawa, bob):
+def test_a_member_with_no_coordinator_is_asked_through_all_its_staff(
+    make_inquiry, edogawa, bob, outbox
+):
     inquiry = services.send_inquiry(make_inquiry())
     services.announce_inquiry(inquiry.pk)
-    assert list(OutgoingMail.objects.values_list("to", flat=True)) == [bob.email]
+    deliver_bulletins()
+    assert [m.to for m in outbox.messages()] == [bob.email]
 
 
 def test_sending_twice_opens_once(inquiry):
@@ -163,8 +171,9 @@ def test_reminders_reach_only_those_who_have_not_submitted(
 ):
     services.save_reply(reply_of(inquiry, edogawa), answers(inquiry), contact=alice, submit=True)
     assert services.remind_unsubmitted(inquiry) == 1
-    reminders = OutgoingMail.objects.filter(kind=OutgoingMail.Kind.INQUIRY_REMINDER)
-    assert list(reminders.values_list("to", flat=True)) == [charlie.email]
+    deliver_bulletins()
+    reminders = [m for m in outbox.messages() if "ご回答のお願い" in m.subject]
+    assert [m.to for m in reminders] == [charlie.email]
     with pytest.raises(ValidationError):  # a second click at once reminds no one twice
         services.remind_unsubmitted(inquiry)
 
@@ -206,3 +215,38 @@ def test_a_submitted_answer_stays_complete_when_the_coordinator_changes_it(inqui
     services.save_reply(reply, {q["課題"].pk: "修正しました"}, contact=alice)
     reply.refresh_from_db()
     assert reply.is_submitted
+
+
+def test_the_request_link_opens_the_readers_own_municipalitys_answer(
+    inquiry, edogawa, alice, bob, charlie, client
+):
+    url = reverse("inquiries:answer_mine", args=[inquiry.pk])
+    client.force_login(bob.user)  # staff, not named in the mail, may still follow the link
+    assert client.get(url)["Location"] == reverse(
+        "inquiries:answer", args=[edogawa.local_government_id, inquiry.pk]
+    )
+    client.force_login(charlie.user)
+    assert client.get(url)["Location"].startswith(
+        f"/inquiries/m/{charlie.member.local_government_id}/"
+    )
+    draft = services.save_inquiry(
+        Inquiry(title="下書き", all_members=True, deadline=working_day_after(10))
+    )
+    assert client.get(reverse("inquiries:answer_mine", args=[draft.pk])).status_code == 404
+
+
+def test_a_reminders_archive_copy_is_for_the_members_reminded(inquiry, edogawa, alice, charlie):
+    services.announce_inquiry(inquiry.pk)
+    services.save_reply(reply_of(inquiry, edogawa), answers(inquiry), contact=alice, submit=True)
+    services.remind_unsubmitted(inquiry)
+    deliver_bulletins()
+    request, reminder = Bulletin.objects.order_by("id")
+    for contact, readable in ((alice, {request.pk}), (charlie, {request.pk, reminder.pk})):
+        client = Client()
+        client.force_login(contact.user)
+        seen = {
+            b.pk
+            for b in (request, reminder)
+            if client.get(reverse("mailing:archive_detail", args=[b.pk])).status_code == 200
+        }
+        assert seen == readable, contact

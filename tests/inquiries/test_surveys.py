@@ -22,22 +22,6 @@ from questions.models import Answer, AnswerChange, AnswerSet, Question
 Kind = Question.Kind
 
 
-@pytest.fixture
-def attended(make_training, alice, bob, charlie):
-    """A training that has ended: alice and charlie attended, bob was absent."""
-    training = make_training(capacity=10)
-    for contact in (alice, bob, charlie):
-        events.register_for_training(training, contact=contact)
-    registrations = Registration.objects.filter(training=training)
-    events.mark_attendance(
-        registrations.exclude(contact=bob), attendance=Registration.Attendance.ATTENDED
-    )
-    events.mark_attendance(
-        registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT
-    )
-    return training
-
-
 def make_survey(training, *, anonymous: bool) -> Inquiry:  # type: ignore[no-untyped-def]
     survey = services.create_survey(training, anonymous=anonymous)
     questions.save_question(

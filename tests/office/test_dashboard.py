@@ -211,3 +211,39 @@ def test_the_home_page_runs_the_same_few_queries_whatever_the_data_size(
         response = home.get(reverse("admin:index"))
     assert response.status_code == 200
     assert Bulletin.objects.count() == 3 * scale
+
+
+def test_the_home_page_counts_a_bulletins_failures_from_its_tally_not_its_deliveries(
+    home, registry
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from mailing.models import Delivery
+
+    _people(2, 2)
+    the_list = MailingList.objects.create(name="全会員", slug="all", all_members=True)
+    bulletin = mailing.save_bulletin(
+        None, mailing_list=the_list, subject="届かなかった号", body="x"
+    )
+    mailing.start_bulletin(bulletin)
+    mailing.snapshot_audience(bulletin.pk)
+    while mailing.drain_bulletin(bulletin.pk):
+        pass
+    for n, delivery in enumerate(Delivery.objects.filter(bulletin=bulletin, status="sent")[:2]):
+        mailing.record_provider_event(
+            mailing.EventInput(
+                provider="test",
+                event_id=f"ev-{n}",
+                event_type="bounced",
+                message_id=delivery.provider_message_id,
+                recipient=delivery.email,
+            )
+        )
+
+    with CaptureQueriesContext(connection) as captured:
+        html = home.get(reverse("admin:index")).content.decode()
+
+    row = re.search(r"届かなかった号</a></th>(.*?)</tr>", html, re.S)
+    assert row is not None and "2 件" in row.group(1)
+    assert not [q for q in captured if '"mailing_delivery"' in q["sql"]]

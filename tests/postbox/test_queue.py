@@ -122,7 +122,11 @@ def test_it_refuses_a_line_break_anywhere_in_a_header(name, before, brk, after):
 @hsettings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(name=JAPANESE, subject=JAPANESE, body=st.text(min_size=1, max_size=400))
+@given(
+    name=JAPANESE,
+    subject=JAPANESE,
+    body=st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=400),
+)
 def test_it_sends_any_japanese_name_and_subject_intact(tmp_path, settings, name, subject, body):
     """What goes in comes out of the mail bytes as it was: display name, subject, body."""
     from django.core import mail as django_mail
@@ -146,6 +150,14 @@ def test_it_sends_any_japanese_name_and_subject_intact(tmp_path, settings, name,
     assert plain is not None
     assert plain.get_content().replace("\r\n", "\n").rstrip("\n") == (body.rstrip("\n"))
     OutgoingMail.objects.all().delete()
+
+
+def test_a_nul_in_a_body_is_refused_and_nothing_is_queued():
+    """Found on PostgreSQL by Hypothesis: a NUL reached the database and failed the insert."""
+    for values in ({"text": "本文\x00"}, {"html": "<p>本文\x00</p>"}):
+        with pytest.raises(ValidationError, match="NUL"):
+            queue(**values)
+    assert OutgoingMail.objects.count() == 0
 
 
 def test_it_keeps_a_small_attachment_and_sends_it(outbox):

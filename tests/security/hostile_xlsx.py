@@ -143,3 +143,12 @@ def malformed() -> list[tuple[str, bytes]]:
         ("no workbook part", replace_parts(good, {"xl/workbook.xml": b"not xml at all"})),
         ("binary sheet", replace_parts(good, {SHEET: bytes(range(256)) * 10})),
     ]
+
+
+def future_zip_version(data: bytes | None = None) -> bytes:
+    """DATA (a good workbook) whose first central-directory entry asks for zip version 10.0 to
+    extract: zipfile refuses such an archive with NotImplementedError, not BadZipFile."""
+    damaged = bytearray(data if data is not None else workbook())
+    entry = damaged.index(b"PK\x01\x02")
+    damaged[entry + 6 : entry + 8] = (100).to_bytes(2, "little")
+    return bytes(damaged)
