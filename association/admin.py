@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
 from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import BooleanField, Q, QuerySet, Value
@@ -86,6 +87,59 @@ class CheckedThisNendoFilter(admin.SimpleListFilter):
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 
+# A permission's stored name is English ("Can change contact") and Django never translates it;
+# the admin names it from the model's verbose name and the act instead.
+PERMISSION_ACTS = {
+    "add": gettext_lazy("追加"),
+    "change": gettext_lazy("変更"),
+    "delete": gettext_lazy("削除"),
+    "view": gettext_lazy("閲覧"),
+}
+# Apps and models whose verbose names their library does not mark for translation.
+UNTRANSLATED_APPS = {
+    "otp_totp": gettext_lazy("二段階認証（認証アプリ）"),
+    "otp_static": gettext_lazy("二段階認証（予備コード）"),
+}
+UNTRANSLATED_MODELS = {
+    "otp_totp.totpdevice": gettext_lazy("認証アプリ"),
+    "otp_static.staticdevice": gettext_lazy("予備コード"),
+    "otp_static.statictoken": gettext_lazy("予備コードの番号"),
+}
+
+
+def permission_label(permission: Permission) -> str:
+    """「会員名簿 | 担当者 | 変更」 for association.change_contact; a permission of our own keeps
+    its (Japanese) name as the act."""
+    content_type = permission.content_type
+    model = content_type.model_class()
+    label = f"{content_type.app_label}.{content_type.model}"
+    if label in UNTRANSLATED_MODELS:
+        model_name = str(UNTRANSLATED_MODELS[label])
+    else:
+        model_name = str(model._meta.verbose_name) if model else content_type.model
+    if content_type.app_label in UNTRANSLATED_APPS:
+        app_name = str(UNTRANSLATED_APPS[content_type.app_label])
+    else:
+        try:
+            app_name = str(django_apps.get_app_config(content_type.app_label).verbose_name)
+        except LookupError:
+            app_name = content_type.app_label
+    act, _sep, rest = permission.codename.partition("_")
+    named = PERMISSION_ACTS.get(act) if rest == content_type.model else None
+    return f"{app_name} | {model_name} | {named or permission.name}"
+
+
+class PermissionChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return permission_label(obj)
+
+
+def _permission_field(db_field: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if db_field.name in ("permissions", "user_permissions"):
+        kwargs["form_class"] = PermissionChoiceField
+        kwargs.setdefault("queryset", Permission.objects.select_related("content_type"))
+    return kwargs
+
 
 def _is_superuser(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_superuser)
@@ -99,6 +153,11 @@ class UserAdmin(BaseUserAdmin):
 
     list_display = ("username", "email", "is_staff", "is_superuser", "is_active", "last_login")
     actions = ("reset_second_factor",)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().formfield_for_manytomany(
+            db_field, request, **_permission_field(db_field, kwargs)
+        )
 
     def _is_contact_login(self, obj: User | None) -> bool:
         return obj is not None and Contact.objects.filter(user=obj).exists()
@@ -167,6 +226,11 @@ if admin.site.is_registered(Group):
 @admin.register(Group)
 class GroupAdmin(BaseGroupAdmin):
     """A group's permissions are granted to its members: superusers only."""
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().formfield_for_manytomany(
+            db_field, request, **_permission_field(db_field, kwargs)
+        )
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _is_superuser(request)

@@ -1,4 +1,6 @@
+from axes.apps import AppConfig as AxesConfig
 from django.contrib.admin.apps import AdminConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RenkeiAdminConfig(AdminConfig):
@@ -21,3 +23,9 @@ class RenkeiAdminConfig(AdminConfig):
             "form_class": JapaneseSplitDateTimeField,
         }
         super().ready()
+
+
+class LoginRecordsConfig(AxesConfig):
+    """django-axes under a Japanese name in the admin (its own label is the English "Axes")."""
+
+    verbose_name = _("ログインの記録")

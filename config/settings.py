@@ -121,7 +121,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
-    "axes",
+    "config.admin_apps.LoginRecordsConfig",  # django-axes
     "anymail",
     "config",
     "association",
@@ -321,7 +321,9 @@ AXES_VERBOSE = False
 
 LANGUAGE_CODE = "ja"
 LANGUAGES = [("ja", _("日本語")), ("en", _("English"))]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# locale/: our catalogues (makemessages); locale_overrides/: Japanese for libraries that have
+# none (django-axes), written by hand and never regenerated.
+LOCALE_PATHS = [BASE_DIR / "locale", BASE_DIR / "locale_overrides"]
 TIME_ZONE = "Asia/Tokyo"
 # Dates with their weekday (config/formats/ja/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]

@@ -477,7 +477,9 @@ class Composer:
         mailing_list: MailingList | None = None,
         *,
         test: bool = False,
+        archive: bool = False,
     ) -> None:
+        """ARCHIVE: the copy the archive shows, to 各位, with no unsubscribe link of anyone's."""
         self.bulletin = bulletin
         self.mailing_list = mailing_list or bulletin.mailing_list
         ml = self.mailing_list
@@ -492,6 +494,7 @@ class Composer:
             "email": "{{ メールアドレス }}",
             "unsubscribe_url": "{{ 配信停止URL }}",
             "preferences_url": preferences_url(),
+            "archive": archive,
         }
         subject = _one_line(render_to_string("emails/bulletin.subject.txt", context))
         self.subject = (_("【テスト送信】") + subject) if test else subject

@@ -451,7 +451,7 @@ def archived_copy(bulletin: Bulletin) -> Rendered:
 
 
 def _group_copy(bulletin: Bulletin) -> Rendered:
-    rendered = Composer(bulletin).render(Recipient(email=""))
+    rendered = Composer(bulletin, archive=True).render(Recipient(email=""))
     return Rendered(subject=rendered.subject, text=rendered.text, html=rendered.html)
 
 

@@ -138,11 +138,16 @@ def test_smtp_a_django_backend_the_preview_and_the_archive_carry_the_same_messag
         preview = services.preview_bulletin(bulletin, contact=contact)
         assert_same(Seen(preview.headers, preview.text, preview.html), over_smtp, everything[:-1])
 
-    # The archive is the copy addressed to 各位, frozen when sending started.
+    # The archive is the copy addressed to 各位, frozen when sending started: the same subject
+    # and body, a footer for everyone, and nobody's unsubscribe link.
     archive = services.archived_copy(bulletin)
-    group = composer.render(Recipient(email=""))
+    group = Composer(bulletin, archive=True).render(Recipient(email=""))
     assert (archive.subject, archive.text, archive.html) == (group.subject, group.text, group.html)
     assert archive.subject == decoded("Subject", group.subject)
+    assert archive.subject == composer.render(Recipient(email="")).subject
+    for copy in (archive.text, archive.html):
+        assert "の宛先の皆様にお送りしたものです。" in copy
+        assert "各宛先" not in copy and "ログイン不要" not in copy and "/u/" not in copy
 
 
 @pytest.mark.django_db
