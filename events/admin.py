@@ -631,6 +631,7 @@ class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAd
             queryset, attendance=Registration.Attendance.ATTENDED, by=_user(request)
         )
         self.message_user(request, _("%(count)d 名を出席にしました。") % {"count": count})
+        self._left_unmarked(request, queryset, count)
 
     @admin.action(description=_("欠席にする"), permissions=["change"])
     def mark_absent(self, request: HttpRequest, queryset: QuerySet[Registration]) -> None:
@@ -638,6 +639,22 @@ class RegistrationAdmin(FoldedSearchMixin, PersonalDataAdminMixin, admin.ModelAd
             queryset, attendance=Registration.Attendance.ABSENT, by=_user(request)
         )
         self.message_user(request, _("%(count)d 名を欠席にしました。") % {"count": count})
+        self._left_unmarked(request, queryset, count)
+
+    def _left_unmarked(
+        self, request: HttpRequest, queryset: QuerySet[Registration], count: int
+    ) -> None:
+        left = queryset.count() - count
+        if left:
+            self.message_user(
+                request,
+                _(
+                    "%(left)d 名は出欠を記録しませんでした。出欠は、参加が確定した方について、"
+                    "研修会の開始後に記録できます。"
+                )
+                % {"left": left},
+                messages.WARNING,
+            )
 
     def has_export_permission(self, request: HttpRequest) -> bool:
         return _may_export_people(request)

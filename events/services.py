@@ -623,16 +623,27 @@ def mail_registrants(
 
 
 def mark_attendance(
-    registrations: Iterable[Registration], *, attendance: str, by: User | None = None
+    registrations: Iterable[Registration],
+    *,
+    attendance: str,
+    by: User | None = None,
+    now: dt.datetime | None = None,
 ) -> int:
+    """出席/欠席 for the confirmed REGISTRATIONS whose training has begun; the others are left
+    as they are (an attendance recorded in advance would give a 参加証明書 for a training nobody
+    has attended yet). Returns how many were marked."""
     if attendance not in Registration.Attendance.values:
         raise ValidationError(_("出欠の値が正しくありません。"), code="attendance")
+    now = now or timezone.now()
     ids = [r.pk for r in registrations]
     with transaction.atomic():
-        count = Registration.objects.filter(
-            pk__in=ids, status=Registration.Status.CONFIRMED
-        ).update(attendance=attendance)
-        for registration in Registration.objects.filter(pk__in=ids).select_related("training"):
+        marked = list(
+            Registration.objects.select_for_update(of=("self",))
+            .filter(pk__in=ids, status=Registration.Status.CONFIRMED, training__starts_at__lte=now)
+            .select_related("training")
+        )
+        Registration.objects.filter(pk__in=[r.pk for r in marked]).update(attendance=attendance)
+        for registration in marked:
             audit(
                 by,
                 "attendance_marked",
@@ -640,7 +651,7 @@ def mark_attendance(
                 f"{registration.training.title}: {{contact}} の出欠を「{Registration.Attendance(attendance).label}」に",
                 people={"contact": registration.contact_id},
             )
-    return count
+    return len(marked)
 
 
 # 52 weeks keeps the weekday, which is what a yearly training keeps.

@@ -52,7 +52,9 @@ def storied(edogawa, alice, bob):
         )
     )
     seat = events.register_for_training(training, contact=alice, now=start - dt.timedelta(days=30))
-    events.mark_attendance([seat], attendance=Registration.Attendance.ATTENDED)
+    events.mark_attendance(
+        [seat], attendance=Registration.Attendance.ATTENDED, now=training.ends_at
+    )
     the_list = MailingList.objects.create(name="全会員", slug="all", all_members=True)
     bulletin = mailing.save_bulletin(None, mailing_list=the_list, subject="6月のお知らせ", body="x")
     mailing.start_bulletin(bulletin)

@@ -197,6 +197,7 @@ def test_a_get_while_viewing_makes_no_survey_invitation(
     events.mark_attendance(  # marked after the survey opened: no invitation yet
         Registration.objects.filter(training=training, contact=alice),
         attendance=Registration.Attendance.ATTENDED,
+        now=training.ends_at,
     )
     secretariat.post(start_url(edogawa))
 

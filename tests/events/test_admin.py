@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from association import services as association
-from association.models import LocalGovernment
+from association.models import AuditEntry, LocalGovernment
 from events import services
 from events.models import Notice, Registration, Training
 
@@ -81,8 +81,17 @@ def test_it_counts_registrations_by_block_and_prefecture(admin_client, busy_trai
     assert "東京都" in page
 
 
+def _begun(training: Training) -> None:
+    """The day has come: the training started an hour ago."""
+    start = timezone.now() - dt.timedelta(hours=1)
+    Training.objects.filter(pk=training.pk).update(
+        starts_at=start, ends_at=start + (training.ends_at - training.starts_at)
+    )
+
+
 def test_it_marks_attendance_from_the_changelist(admin_client, busy_training, alice):
     registration = Registration.objects.get(contact=alice)
+    _begun(busy_training)
 
     admin_client.post(
         reverse("admin:events_registration_changelist"),
@@ -91,6 +100,33 @@ def test_it_marks_attendance_from_the_changelist(admin_client, busy_training, al
 
     registration.refresh_from_db()
     assert registration.attendance == Registration.Attendance.ATTENDED
+
+
+def test_attendance_is_not_recorded_before_the_training_begins(admin_client, busy_training, alice):
+    """Else a 参加証明書 could be printed for a training nobody has attended yet."""
+    registration = Registration.objects.get(contact=alice)
+
+    response = admin_client.post(
+        reverse("admin:events_registration_changelist"),
+        {"action": "mark_attended", "_selected_action": [registration.pk]},
+        follow=True,
+    )
+
+    registration.refresh_from_db()
+    assert registration.attendance == Registration.Attendance.UNKNOWN
+    page = response.content.decode()
+    assert "0 名を出席にしました。" in page
+    assert (
+        "1 名は出欠を記録しませんでした。出欠は、参加が確定した方について、研修会の開始後に記録できます。"
+        in page
+    )
+    assert not AuditEntry.objects.filter(action="attendance_marked").exists()
+    assert (
+        services.mark_attendance(
+            [registration], attendance=Registration.Attendance.ATTENDED, now=busy_training.starts_at
+        )
+        == 1
+    )
 
 
 def test_it_duplicates_a_training_for_the_next_nendo_from_the_changelist(

@@ -1,8 +1,11 @@
 """A staff account sees and changes only what its permissions allow (review finding)."""
 
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from association.models import Contact, Member, User
 from events import services
@@ -47,6 +50,10 @@ def test_staff_allowed_to_see_people_downloads_the_participant_list(client, trai
 def test_view_only_staff_cannot_mark_attendance(client, training_with_bob):
     client.force_login(clerk_with("events.view_registration"))
     registration = Registration.objects.get()
+    begun = timezone.now() - dt.timedelta(hours=1)  # attendance could be recorded now
+    Training.objects.filter(pk=training_with_bob.pk).update(
+        starts_at=begun, ends_at=begun + dt.timedelta(hours=2)
+    )
     client.post(
         reverse("admin:events_registration_changelist"),
         {"action": "mark_attended", "_selected_action": [registration.pk]},

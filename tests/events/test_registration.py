@@ -336,10 +336,14 @@ def test_it_marks_attendance_of_confirmed_registrants(make_training, alice, bob)
     services.register_for_training(training, contact=bob)
 
     services.mark_attendance(
-        training.registrations.filter(contact=alice), attendance=Registration.Attendance.ATTENDED
+        training.registrations.filter(contact=alice),
+        attendance=Registration.Attendance.ATTENDED,
+        now=training.ends_at,
     )
     services.mark_attendance(
-        training.registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT
+        training.registrations.filter(contact=bob),
+        attendance=Registration.Attendance.ABSENT,
+        now=training.ends_at,
     )
 
     assert dict(training.registrations.values_list("contact__name", "attendance")) == {

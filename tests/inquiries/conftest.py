@@ -116,10 +116,14 @@ def attended(make_training, alice, bob, charlie):
         events.register_for_training(training, contact=contact)
     registrations = Registration.objects.filter(training=training)
     events.mark_attendance(
-        registrations.exclude(contact=bob), attendance=Registration.Attendance.ATTENDED
+        registrations.exclude(contact=bob),
+        attendance=Registration.Attendance.ATTENDED,
+        now=training.ends_at,
     )
     events.mark_attendance(
-        registrations.filter(contact=bob), attendance=Registration.Attendance.ABSENT
+        registrations.filter(contact=bob),
+        attendance=Registration.Attendance.ABSENT,
+        now=training.ends_at,
     )
     return training
 

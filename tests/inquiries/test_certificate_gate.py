@@ -78,6 +78,7 @@ def test_another_persons_answer_does_not_open_my_certificate(attended, alice, bo
     events.mark_attendance(
         Registration.objects.filter(training=attended, contact=bob),
         attendance=Registration.Attendance.ATTENDED,
+        now=attended.ends_at,
     )
     services.invite_new_attendees()
     services.answer_survey(survey, bob, values(survey))
@@ -104,6 +105,7 @@ def test_an_attendee_marked_after_the_survey_opened_is_gated_and_invited_on_the_
     events.mark_attendance(
         Registration.objects.filter(training=attended, contact=bob),
         attendance=Registration.Attendance.ATTENDED,
+        now=attended.ends_at,
     )
     assert not Invitation.objects.filter(inquiry=survey, contact=bob).exists()
     assert not services.survey_done(attended, bob)  # no invitation is not an answer

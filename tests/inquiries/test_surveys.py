@@ -68,6 +68,7 @@ def test_an_attendee_marked_later_is_invited_too(attended, bob):
     events.mark_attendance(
         Registration.objects.filter(training=attended, contact=bob),
         attendance=Registration.Attendance.ATTENDED,
+        now=attended.ends_at,
     )
     assert services.invite_new_attendees() == 1
     assert services.invite_new_attendees() == 0

@@ -24,7 +24,9 @@ def test_a_training_survey_reaches_only_its_attendees(
         events.register_for_training(training, contact=contact)
     registrations = Registration.objects.filter(training=training)
     events.mark_attendance(
-        registrations.exclude(contact=bob), attendance=Registration.Attendance.ATTENDED
+        registrations.exclude(contact=bob),
+        attendance=Registration.Attendance.ATTENDED,
+        now=training.ends_at,
     )
     survey = services.create_survey(training, anonymous=True)
     questions.save_question(

@@ -36,8 +36,9 @@ def _attend(training: Training, *present, absent=()) -> list[Registration]:
     before = training.starts_at - dt.timedelta(days=30)
     rows = [events.register_for_training(training, contact=c, now=before) for c in present]
     gone = [events.register_for_training(training, contact=c, now=before) for c in absent]
-    events.mark_attendance(rows, attendance=Registration.Attendance.ATTENDED)
-    events.mark_attendance(gone, attendance=Registration.Attendance.ABSENT)
+    after = training.ends_at
+    events.mark_attendance(rows, attendance=Registration.Attendance.ATTENDED, now=after)
+    events.mark_attendance(gone, attendance=Registration.Attendance.ABSENT, now=after)
     return rows
 
 

@@ -101,7 +101,9 @@ def portal_world(alice, bob, charlie, kanto_list):
             events.register_for_training(training, contact=c, now=before)
             for c in (alice, bob, charlie)
         ]
-        events.mark_attendance(rows, attendance=Registration.Attendance.ATTENDED)
+        events.mark_attendance(
+            rows, attendance=Registration.Attendance.ATTENDED, now=training.ends_at
+        )
     return {"bulletin": bulletin, "inquiry": inquiry}
 
 

@@ -83,8 +83,9 @@ def training_day(registry):
         events.register_for_training(training, contact=p, now=start - dt.timedelta(days=30))
         for p in people
     ]
-    events.mark_attendance(regs[:2], attendance=Registration.Attendance.ATTENDED)
-    events.mark_attendance(regs[2:3], attendance=Registration.Attendance.ABSENT)
+    after = training.ends_at
+    events.mark_attendance(regs[:2], attendance=Registration.Attendance.ATTENDED, now=after)
+    events.mark_attendance(regs[2:3], attendance=Registration.Attendance.ABSENT, now=after)
     return training, regs
 
 

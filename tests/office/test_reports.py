@@ -70,8 +70,10 @@ def year_2026(registry):
     last_year = _training("前年度の研修会", dt.datetime(2026, 3, 10, 13, 30, tzinfo=zone))
     attended = _register(june, people["佐藤 美咲"])
     absent = _register(june, people["鈴木 健太"])
-    events.mark_attendance([attended], attendance=Registration.Attendance.ATTENDED)
-    events.mark_attendance([absent], attendance=Registration.Attendance.ABSENT)
+    events.mark_attendance(
+        [attended], attendance=Registration.Attendance.ATTENDED, now=june.ends_at
+    )
+    events.mark_attendance([absent], attendance=Registration.Attendance.ABSENT, now=june.ends_at)
     _register(autumn, people["佐藤 美咲"])
     cancelled = _register(autumn, people["高橋 由美子"])
     events.cancel_registration(cancelled, now=autumn.starts_at - dt.timedelta(days=20))
