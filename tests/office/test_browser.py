@@ -107,8 +107,9 @@ def test_the_secretariat_downloads_a_trainings_attendance_sheet(page, registry, 
     page.locator("input[type=submit]").click()
     expect(page.get_by_role("link", name="出欠表（PDF）")).to_be_visible()
     _shot(page, tmp_path, "training-papers")
-    with page.expect_download() as download:
-        page.get_by_role("link", name="出欠表（PDF）").click()
+    # WeasyPrint lays the PDF out before the download starts: seconds on a busy machine.
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("link", name="出欠表（PDF）").click(timeout=60_000)
     assert download.value.suggested_filename == "出欠表_全体研修会（出欠表の確認）.pdf"
     reader = PdfReader(download.value.path())
     text = "".join(p.extract_text() for p in reader.pages)
