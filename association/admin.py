@@ -227,7 +227,9 @@ if admin.site.is_registered(Group):
 class GroupAdmin(BaseGroupAdmin):
     """A group's permissions are granted to its members: superusers only."""
 
-    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+    def formfield_for_manytomany(
+        self, db_field: Any, request: HttpRequest | None = None, **kwargs: Any
+    ) -> Any:
         return super().formfield_for_manytomany(
             db_field, request, **_permission_field(db_field, kwargs)
         )

@@ -47,7 +47,7 @@ def test_every_admin_index_list_and_add_page_reads_in_japanese(client, root):
     pages += [f"/admin/{m._meta.app_label}/" for m in models]
     pages += [f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in models]
     pages += [f"/admin/{m._meta.app_label}/{m._meta.model_name}/add/" for m in models]
-    english = {}
+    english: dict[str, str] = {}
     opened = 0
     for url in dict.fromkeys(pages):
         response = client.get(url)
